@@ -1,0 +1,1 @@
+"""Generators and discriminators of pix2pix, pix2pixHD and BicycleGAN."""

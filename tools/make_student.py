@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Write the student notebooks (notebooks/) from the solution notebooks (solutions/).
+
+solutions/NN_topic.ipynb is the single source. For each one this tool
+
+1. rewrites its set-up cell (the code cell tagged ``bootstrap``) from the template below, with
+   the repository URL taken from pyproject.toml ([project.urls] Repository), so the URL lives
+   in one place;
+2. strips outputs, execution counts and per-run metadata from the solution notebook;
+3. writes notebooks/NN_topic.ipynb, where every region between ``### BEGIN SOLUTION`` and
+   ``### END SOLUTION`` is replaced by nbgrader's stub (``# YOUR CODE HERE`` followed by
+   ``raise NotImplementedError()``), at the indentation of the BEGIN marker.
+
+The markers are the ones nbgrader uses, so a teacher can also run the solutions through
+nbgrader. ``--check`` writes nothing and exits 1 when any notebook is out of date (the test
+suite uses it).
+
+Usage: python tools/make_student.py [--check] [--root DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+BOOTSTRAP_TAG = "bootstrap"
+
+BOOTSTRAP_TEMPLATE = '''\
+# Set-up: make `course_lib` importable. On Colab this installs the course first.
+import importlib.util, os, subprocess, sys
+
+COURSE_REPO = "{url}"
+if importlib.util.find_spec("course_lib") is None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{COURSE_REPO}}"],
+                       check=True)
+    else:
+        raise ModuleNotFoundError(
+            "course_lib is not installed in this Jupyter kernel. From the repository root run\\n"
+            "    make lab\\n"
+            "It creates .venv, installs course_lib and opens JupyterLab with the right kernel.")'''
+
+
+def repo_url(root: Path) -> str:
+    """The repository URL from pyproject.toml, the one place it is kept."""
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    return meta["project"]["urls"]["Repository"]
+
+
+def bootstrap_source(root: Path) -> str:
+    """The set-up cell every notebook starts with."""
+    return BOOTSTRAP_TEMPLATE.format(url=repo_url(root))
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _lines(text: str) -> list[str]:
+    """Split into Jupyter's list-of-lines form (every line but the last keeps its newline)."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def strip_solutions(text: str, where: str = "") -> str:
+    """Replace every BEGIN/END SOLUTION region by the stub, keeping the marker's indentation."""
+    out: list[str] = []
+    inside = False
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside:
+                raise ValueError(f"{where}: line {number}: nested {BEGIN}")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + s for s in STUB)
+        elif stripped == END:
+            if not inside:
+                raise ValueError(f"{where}: line {number}: {END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: {BEGIN} is never closed by {END}")
+    return "\n".join(out)
+
+
+def clean(nb: dict) -> dict:
+    """Drop outputs, execution counts and run-specific metadata."""
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        cell["source"] = _lines(_source(cell))
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        meta = cell.get("metadata", {})
+        for key in ("execution", "collapsed", "scrolled", "ExecuteTime"):
+            meta.pop(key, None)
+        cell["metadata"] = meta
+    nb.get("metadata", {}).pop("widgets", None)
+    return nb
+
+
+def with_bootstrap(nb: dict, source: str, where: str) -> dict:
+    nb = copy.deepcopy(nb)
+    tagged = [c for c in nb["cells"] if BOOTSTRAP_TAG in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"{where}: expected exactly one code cell tagged '{BOOTSTRAP_TAG}' "
+                         f"(the set-up cell), found {len(tagged)}")
+    tagged[0]["source"] = _lines(source)
+    return nb
+
+
+def student_version(nb: dict, where: str) -> dict:
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and BEGIN in _source(cell):
+            cell["source"] = _lines(strip_solutions(_source(cell), where))
+    return nb
+
+
+def dumps(nb: dict) -> str:
+    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def build(root: Path) -> dict[Path, str]:
+    """Map every notebook path (solutions/ and notebooks/) to the text it should have."""
+    sources = sorted((root / "solutions").glob("*.ipynb"))
+    if not sources:
+        raise FileNotFoundError(f"no notebooks in {root / 'solutions'}")
+    boot = bootstrap_source(root)
+    wanted: dict[Path, str] = {}
+    for path in sources:
+        where = str(path.relative_to(root))
+        nb = clean(with_bootstrap(json.loads(path.read_text()), boot, where))
+        wanted[path] = dumps(nb)
+        wanted[root / "notebooks" / path.name] = dumps(student_version(nb, where))
+    return wanted
+
+
+def stale(root: Path) -> list[Path]:
+    """Notebooks whose committed text differs from what this tool writes (or extra ones)."""
+    wanted = build(root)
+    out = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
+    extra = [p for p in sorted((root / "notebooks").glob("*.ipynb")) if p not in wanted]
+    return out + extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if any notebook is out of date")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    if args.check:
+        bad = stale(root)
+        for p in bad:
+            print(f"out of date: {p.relative_to(root)}")
+        if bad:
+            print("run `make notebooks` to regenerate notebooks/ from solutions/")
+        return 1 if bad else 0
+    (root / "notebooks").mkdir(exist_ok=True)
+    for path, text in build(root).items():
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(root)}")
+    for p in sorted((root / "notebooks").glob("*.ipynb")):
+        if not (root / "solutions" / p.name).exists():
+            print(f"warning: {p.relative_to(root)} has no source in solutions/", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""The training loop shared by pix2pix, pix2pixHD and BicycleGAN.
+
+Each model supplies a *step function* -- one readable function that takes a batch, updates the
+discriminator(s) and the generator, and returns a dict of numbers (pix2pix's is in
+:mod:`course_lib.train.pix2pix`). This module runs it for a number of steps and takes care of
+everything around it:
+
+* the batch order: batch ``t`` is a pure function of ``(seed, t)``, so a resumed run sees the
+  same data as an uninterrupted one (:class:`StepBatchSampler`);
+* loss history, ``tqdm.auto`` progress, periodic callbacks for samples and evaluation;
+* atomic checkpoints of every model, optimizer, scheduler, the step, the history and the RNG
+  states, and resume that continues the same run (bit-identical on CPU);
+* opt-in speed on GPUs: channels_last memory format and ``torch.compile`` of the models
+  (mixed precision belongs to the step function, which knows where losses are computed).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from course_lib.train.checkpoint import clean_state_dict, load_checkpoint, save_checkpoint, unwrap
+
+__all__ = ["LoopConfig", "History", "StepBatchSampler", "TrainingLoop"]
+
+StepFn = Callable[[Mapping[str, Any]], Mapping[str, float]]
+
+
+@dataclass
+class LoopConfig:
+    """What the loop does around the step function.
+
+    Attributes:
+        steps: total training steps of the run (a resumed run continues up to this number).
+        batch_size: pairs per step.
+        seed: seeds the batch order (and nothing else; model seeding is the caller's).
+        log_every: record the step's numbers in the history every this many steps.
+        checkpoint_every: write ``run_dir/last.pt`` every this many steps (0: only at the end).
+        callback_every: call the ``on_interval`` callback every this many steps (0: never).
+        run_dir: folder for checkpoints and history; ``None`` keeps everything in memory.
+        num_workers: data-loader worker processes.
+        progress: show a ``tqdm.auto`` progress bar.
+        channels_last: convert models and image batches to channels_last (faster convs on GPUs).
+        compile: wrap models with ``torch.compile``.
+    """
+
+    steps: int
+    batch_size: int = 1
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 0
+    callback_every: int = 0
+    run_dir: str | Path | None = None
+    num_workers: int = 0
+    progress: bool = True
+    channels_last: bool = False
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.steps <= 0 or self.batch_size <= 0:
+            raise ValueError(f"steps ({self.steps}) and batch_size ({self.batch_size}) must be "
+                             "positive")
+
+
+@dataclass
+class History:
+    """Numbers recorded during training: one row per logged step."""
+
+    rows: list[dict[str, float]] = field(default_factory=list)
+
+    def append(self, step: int, values: Mapping[str, float]) -> None:
+        self.rows.append({"step": float(step), **{k: float(v) for k, v in values.items()}})
+
+    def series(self, key: str) -> tuple[list[int], list[float]]:
+        """``(steps, values)`` of one recorded quantity."""
+        pts = [(int(r["step"]), r[key]) for r in self.rows if key in r]
+        if not pts:
+            known = sorted({k for r in self.rows for k in r} - {"step"})
+            raise KeyError(f"{key!r} was never recorded; recorded: {known}")
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    def keys(self) -> list[str]:
+        return sorted({k for r in self.rows for k in r} - {"step"})
+
+    def to_csv(self, path: str | Path) -> None:
+        keys = ["step"] + self.keys()
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.rows))
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Yields the index batches of steps ``start, start+1, ..., steps-1``.
+
+    Epoch ``e`` is a permutation of the dataset drawn from ``seed + e``; step ``t`` takes batch
+    ``t mod (N // batch_size)`` of epoch ``t // (N // batch_size)``. The last incomplete batch
+    of each epoch is dropped, so every batch has the same size (batch norm needs that).
+    """
+
+    def __init__(self, length: int, batch_size: int, steps: int, seed: int = 0,
+                 start: int = 0) -> None:
+        if length < batch_size:
+            raise ValueError(f"the dataset has {length} pairs, fewer than one batch of "
+                             f"{batch_size}: lower batch_size or use more data")
+        self.length, self.batch_size, self.steps = length, batch_size, steps
+        self.seed, self.start = seed, start
+        self.per_epoch = length // batch_size
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch, perm = -1, torch.empty(0, dtype=torch.long)
+        for t in range(self.start, self.steps):
+            e, k = divmod(t, self.per_epoch)
+            if e != epoch:
+                epoch = e
+                perm = torch.randperm(self.length, generator=torch.Generator().manual_seed(
+                    self.seed + e))
+            yield perm[k * self.batch_size:(k + 1) * self.batch_size].tolist()
+
+
+class TrainingLoop:
+    """Run a step function for ``config.steps`` steps with history, progress and checkpoints.
+
+    Args:
+        step_fn: ``step_fn(batch) -> {name: number}``; it does the optimisation itself.
+        modules: the networks, by name (saved and restored; compiled if asked).
+        optimizers: their optimizers, by name (saved and restored).
+        schedulers: learning-rate schedulers, stepped once after every step.
+        config: the :class:`LoopConfig`.
+        model_configs: constructor arguments of each module, saved beside its weights so a
+            checkpoint rebuilds its models.
+    """
+
+    def __init__(self, step_fn: StepFn, modules: Mapping[str, nn.Module],
+                 optimizers: Mapping[str, torch.optim.Optimizer], config: LoopConfig,
+                 schedulers: Mapping[str, Any] | None = None,
+                 model_configs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.step_fn = step_fn
+        self.modules = dict(modules)
+        self.optimizers = dict(optimizers)
+        self.schedulers = dict(schedulers or {})
+        self.config = config
+        self.model_configs = {k: dict(v) for k, v in (model_configs or {}).items()}
+        self.step = 0
+        self.history = History()
+        self.seconds = 0.0
+        if config.channels_last:
+            for m in self.modules.values():
+                m.to(memory_format=torch.channels_last)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.config.run_dir is None else Path(self.config.run_dir) / "last.pt"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "seconds": self.seconds,
+            "models": {k: clean_state_dict(unwrap(m).state_dict()) for k, m in self.modules.items()},
+            "model_configs": self.model_configs,
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "history": self.history.rows,
+            "loop_config": {k: str(v) if isinstance(v, Path) else v
+                            for k, v in asdict(self.config).items()},
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        missing = {"step", "models", "optimizers"} - set(state)
+        if missing:
+            raise KeyError(f"checkpoint lacks {sorted(missing)}: it was not written by TrainingLoop")
+        for name, module in self.modules.items():
+            if name not in state["models"]:
+                raise KeyError(f"checkpoint has no weights for {name!r} "
+                               f"(it has {sorted(state['models'])})")
+            unwrap(module).load_state_dict(clean_state_dict(state["models"][name]))
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, sched in self.schedulers.items():
+            if name in state.get("schedulers", {}):
+                sched.load_state_dict(state["schedulers"][name])
+        self.step = int(state["step"])
+        self.seconds = float(state.get("seconds", 0.0))
+        self.history = History(list(state.get("history", [])))
+        rng = state.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    def save(self) -> Path | None:
+        """Write ``run_dir/last.pt`` and ``run_dir/history.csv`` (if there is a run_dir)."""
+        path = self.checkpoint_path
+        if path is None:
+            return None
+        save_checkpoint(path, self.state_dict())
+        if self.history.rows:
+            self.history.to_csv(path.parent / "history.csv")
+        return path
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Continue from ``path`` (default ``run_dir/last.pt``) if it exists; True if resumed."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None or not path.exists():
+            return False
+        device = next(iter(self.modules.values())).parameters().__next__().device
+        self.load_state_dict(load_checkpoint(path, map_location=device))
+        return True
+
+    # -- the loop -------------------------------------------------------------------------
+    def _loader(self, dataset: Dataset) -> DataLoader:
+        cfg = self.config
+        sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed,  # type: ignore[arg-type]
+                                   start=self.step)
+        # A generator of its own: creating the loader's iterator must not draw from the global
+        # RNG, or a resumed run's dropout masks would differ from an uninterrupted run's.
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
+        return DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+                          pin_memory=torch.cuda.is_available(), generator=gen,
+                          persistent_workers=cfg.num_workers > 0)
+
+    def _to_device(self, batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in batch.items():
+            if torch.is_tensor(v):
+                v = v.to(device, non_blocking=True)
+                if self.config.channels_last and v.dim() == 4:
+                    v = v.contiguous(memory_format=torch.channels_last)
+            out[k] = v
+        return out
+
+    def run(self, dataset: Dataset, on_interval: Callable[["TrainingLoop"], None] | None = None,
+            desc: str = "training") -> History:
+        """Train until ``config.steps``; returns the history. Resumes nothing by itself: call
+        :meth:`resume` first to continue an interrupted run."""
+        cfg = self.config
+        if self.step >= cfg.steps:
+            return self.history
+        if cfg.compile:
+            self.modules = {k: torch.compile(m) for k, m in self.modules.items()}  # type: ignore[misc]
+        device = next(iter(self.modules.values())).parameters().__next__().device
+        bar = None
+        if cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=desc, unit="step")
+        t0 = time.perf_counter()
+        try:
+            for raw in self._loader(dataset):
+                batch = self._to_device(raw, device)
+                values = self.step_fn(batch)
+                for sched in self.schedulers.values():
+                    sched.step()
+                self.step += 1
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    bad = [k for k, v in values.items() if not math.isfinite(float(v))]
+                    if bad:
+                        raise FloatingPointError(
+                            f"step {self.step}: {bad} became NaN/inf; lower the learning rate or "
+                            "turn off fp16 autocast (use bf16)")
+                    self.history.append(self.step, values)
+                    if bar is not None:
+                        bar.set_postfix({k: f"{float(v):.3f}" for k, v in list(values.items())[:4]})
+                if bar is not None:
+                    bar.update(1)
+                if cfg.callback_every and on_interval and self.step % cfg.callback_every == 0:
+                    on_interval(self)
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.seconds += time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    self.save()
+        finally:
+            self.seconds += time.perf_counter() - t0
+            if bar is not None:
+                bar.close()
+        self.save()
+        return self.history

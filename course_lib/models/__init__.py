@@ -1,1 +1,25 @@
-"""Generators and discriminators of pix2pix, pix2pixHD and BicycleGAN."""
+"""Generators and discriminators of pix2pix, pix2pixHD and BicycleGAN.
+
+pix2pix (Isola et al., CVPR 2017): :class:`UNetGenerator` (Appendix 6.1.1),
+:class:`PatchDiscriminator`, :class:`PixelDiscriminator` and :class:`ImageDiscriminator`
+(Sec. 3.2.2 and 4.4), their receptive fields, N(0, 0.02) initialization and the explicit
+test-time behaviour (:func:`set_test_mode`, Sec. 3.3).
+"""
+from course_lib.models.init import init_weights
+from course_lib.models.norm import conv_bias, make_norm
+from course_lib.models.patchgan import (ImageDiscriminator, PatchDiscriminator,
+                                        PixelDiscriminator, patch_receptive_field)
+from course_lib.models.receptive_field import (EmpiricalField, ReceptiveField,
+                                               empirical_receptive_field, plot_receptive_field,
+                                               receptive_field)
+from course_lib.models.unet import (UNetBlock, UNetGenerator, at_test_time, check_unet_size,
+                                    set_test_mode, valid_unet_sizes)
+
+__all__ = [
+    "UNetGenerator", "UNetBlock", "check_unet_size", "valid_unet_sizes", "set_test_mode",
+    "at_test_time",
+    "PatchDiscriminator", "PixelDiscriminator", "ImageDiscriminator", "patch_receptive_field",
+    "receptive_field", "empirical_receptive_field", "plot_receptive_field", "ReceptiveField",
+    "EmpiricalField",
+    "init_weights", "make_norm", "conv_bias",
+]

@@ -37,7 +37,9 @@ notebooks: setup
 	$(BIN)/python tools/make_student.py
 
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/data_speed.py
+	$(BIN)/python benchmarks/mean_of_many.py
+	$(BIN)/python benchmarks/segmenter_accuracy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -4,10 +4,12 @@
   one label map has many plausible photos).
 * :class:`SyntheticShapes` -- outline -> filled object with exactly K modes (BicycleGAN).
 * :class:`SyntheticStreets` -- semantic + instance map -> street scene, 2:1 (pix2pixHD).
+* :class:`InMemoryPairs` -- render a procedural dataset once, serve it from memory.
 * :class:`PairedImageDataset` -- the pix2pix "AB" format or two folders of same-named files.
 * :mod:`course_lib.data.download` -- the pix2pix datasets, for users with internet
   (``python -m course_lib download facades``).
 """
+from course_lib.data.cache import InMemoryPairs
 from course_lib.data.facades import SyntheticFacades
 from course_lib.data.jitter import JitterParams, apply_jitter, paired_jitter, sample_jitter
 from course_lib.data.paired import PairedDataError, PairedImageDataset, colorize_labels
@@ -16,7 +18,7 @@ from course_lib.data.streets import SyntheticStreets
 from course_lib.data.synthetic import SyntheticPairs
 
 __all__ = [
-    "SyntheticPairs", "SyntheticFacades", "SyntheticShapes", "SyntheticStreets",
+    "SyntheticPairs", "InMemoryPairs", "SyntheticFacades", "SyntheticShapes", "SyntheticStreets",
     "classify_modes",
     "PairedImageDataset", "PairedDataError", "colorize_labels",
     "JitterParams", "apply_jitter", "paired_jitter", "sample_jitter",

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 
 __all__ = ["to_display", "show_images", "show_rows"]
 
 
-def to_display(x: torch.Tensor) -> torch.Tensor:
+def to_display(x: torch.Tensor) -> np.ndarray:
     """Turn a ``(3, H, W)`` / ``(1, H, W)`` image in [-1, 1], or an ``(H, W)`` map, into an
-    ``(H, W, 3)`` / ``(H, W)`` CPU tensor that matplotlib shows correctly."""
+    ``(H, W, 3)`` / ``(H, W)`` NumPy array that matplotlib shows correctly."""
     x = x.detach().cpu()
     if x.dim() == 2:
-        return x
+        return x.numpy()
     if x.dim() != 3:
         raise ValueError(f"expected an image of shape (C, H, W) or (H, W), got {tuple(x.shape)}")
     if x.shape[0] == 1:
         x = x.expand(3, -1, -1)
-    return ((x.float() + 1) / 2).clamp(0, 1).permute(1, 2, 0)
+    return ((x.float() + 1) / 2).clamp(0, 1).permute(1, 2, 0).numpy()
 
 
 def show_images(images: Sequence[torch.Tensor], titles: Sequence[str] | None = None,
@@ -47,7 +48,7 @@ def show_images(images: Sequence[torch.Tensor], titles: Sequence[str] | None = N
             continue
         img = images[k]
         if img.dim() == 2 and not torch.is_floating_point(img):
-            ax.imshow(img.cpu(), cmap=cmap, interpolation="nearest")
+            ax.imshow(img.cpu().numpy(), cmap=cmap, interpolation="nearest")
         else:
             ax.imshow(to_display(img), interpolation="nearest")
         if titles is not None and k < len(titles):
@@ -77,7 +78,7 @@ def show_rows(rows: dict[str, Sequence[torch.Tensor]], size: float = 2.0):  # ty
             if c < len(rows[name]):
                 img = rows[name][c]
                 if img.dim() == 2 and not torch.is_floating_point(img):
-                    ax.imshow(img.cpu(), cmap="tab20", interpolation="nearest")
+                    ax.imshow(img.cpu().numpy(), cmap="tab20", interpolation="nearest")
                 else:
                     ax.imshow(to_display(img), interpolation="nearest")
         axes[r, 0].set_ylabel(name, fontsize=10)

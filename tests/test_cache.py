@@ -62,3 +62,17 @@ def test_bad_datasets_are_explained():
     cached = InMemoryPairs(_Odd([{"A": torch.zeros(1)}]), progress=False)
     with pytest.raises(IndexError, match="out of range"):
         cached[1]
+
+
+def test_first_n_and_stacked_access():
+    ds = SyntheticShapes(image_size=16, length=10)
+    cached = InMemoryPairs(ds, n=3, exact=True, progress=False)
+    assert len(cached) == 3 and cached.keys() == list(ds[0].keys())
+    assert cached.B.shape == (3, 3, 16, 16) and torch.equal(cached.B[2], ds[2]["B"])
+    assert torch.equal(cached.stacked("class_map")[1], ds[1]["class_map"])
+    assert cached.mode.tolist() == [ds[i]["mode"] for i in range(3)]
+    with pytest.raises(KeyError, match="instance_map"):
+        cached.stacked("instance_map")
+    for bad in (0, 11, 2.5):
+        with pytest.raises(ValueError, match="between 1 and 10"):
+            InMemoryPairs(ds, n=bad, progress=False)

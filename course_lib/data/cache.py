@@ -38,21 +38,31 @@ class InMemoryPairs(Dataset):
         dataset: a map-style dataset whose items are dicts of tensors (float images in
             [-1, 1], integer maps) and Python numbers, all with the same keys and shapes,
             e.g. :class:`~course_lib.data.SyntheticFacades`.
+        n: keep only the first ``n`` samples (default: all).
         exact: keep float images as float32 instead of 8-bit.
         progress: show a progress bar while rendering.
 
-    ``cached[i]`` returns the same keys as ``dataset[i]``. Attributes of the wrapped dataset
-    (``num_classes``, ``class_names``, ``colorize``, ...) are reachable on the cache.
+    ``cached[i]`` returns the same keys as ``dataset[i]``; ``cached.B`` (any key as an
+    attribute, or :meth:`stacked`) is the whole stack, e.g. ``(n, 3, H, W)``. Attributes of the
+    wrapped dataset (``num_classes``, ``class_names``, ``colorize``, ...) are reachable on the
+    cache.
     """
 
-    def __init__(self, dataset: Dataset, exact: bool = False, progress: bool = True) -> None:
+    def __init__(self, dataset: Dataset, n: int | None = None, exact: bool = False,
+                 progress: bool = True) -> None:
         try:
-            length = len(dataset)  # type: ignore[arg-type]
+            total = len(dataset)  # type: ignore[arg-type]
         except TypeError as err:
             raise ValueError(f"InMemoryPairs needs a dataset with a length; "
                              f"{type(dataset).__name__} has none") from err
-        if length == 0:
+        if total == 0:
             raise ValueError(f"{dataset!r} is empty: nothing to cache")
+        if n is None:
+            n = total
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= total:
+            raise ValueError(f"n={n!r}: ask for between 1 and {total} samples (the dataset's "
+                             f"length)")
+        length = n
         self.dataset = dataset
         self.exact = exact
         self._store: dict[str, torch.Tensor] = {}
@@ -103,6 +113,17 @@ class InMemoryPairs(Dataset):
     def __len__(self) -> int:
         return len(next(iter(self._store.values())))
 
+    def keys(self) -> list[str]:
+        """The keys of every item, e.g. ``["A", "B", "class_map", "index"]``."""
+        return list(self._store)
+
+    def stacked(self, key: str) -> torch.Tensor:
+        """All samples' ``key`` in one tensor, e.g. ``(n, 3, H, W)`` for ``"B"``."""
+        if key not in self._store:
+            raise KeyError(f"{key!r} is not a key of the cached items; they have {self.keys()}")
+        stored = self._store[key]
+        return stored if key in self._python else self._unpack(key, stored)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         if isinstance(index, bool) or not isinstance(index, int):
             raise TypeError(f"index must be an int, got {type(index).__name__}")
@@ -125,9 +146,11 @@ class InMemoryPairs(Dataset):
         # Only called for names not found normally: delegate to the wrapped dataset.
         if name.startswith("_") or name == "dataset":
             raise AttributeError(name)
+        if name in self.__dict__.get("_store", {}):
+            return self.stacked(name)
         return getattr(self.dataset, name)
 
     def __repr__(self) -> str:
         kind = "float32" if self.exact else "8-bit"
-        return (f"InMemoryPairs({self.dataset!r}, {kind} images, "
+        return (f"InMemoryPairs({self.dataset!r}, {len(self)} samples, {kind} images, "
                 f"{self.nbytes() / 2**20:.1f} MiB)")

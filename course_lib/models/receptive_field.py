@@ -25,8 +25,8 @@ from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 import torch
 from torch import nn
 
-__all__ = ["ReceptiveField", "EmpiricalField", "receptive_field", "empirical_receptive_field",
-           "plot_receptive_field"]
+__all__ = ["ReceptiveField", "EmpiricalField", "receptive_field", "field_of_layers",
+           "empirical_receptive_field", "plot_receptive_field"]
 
 # Layers that act on each position (or each channel) without looking at neighbours.
 _POINTWISE = (
@@ -148,6 +148,33 @@ def receptive_field(model_or_layers: nn.Module | Iterable[nn.Module],
                              f": not square; pass dim=0 (height) or dim=1 (width)")
         return ReceptiveField(size[0], jump[0])
     return ReceptiveField(size[dim], jump[dim])
+
+
+def field_of_layers(layers: Sequence[Sequence[int]]) -> ReceptiveField:
+    """The recurrence of :func:`receptive_field` on plain numbers, for one axis.
+
+    Args:
+        layers: ``(kernel, stride)`` or ``(kernel, stride, dilation)`` per layer, input first
+            (pointwise layers such as norms and activations can be left out: they add nothing).
+
+    Returns:
+        ``ReceptiveField(size, stride)``; ``field_of_layers([])`` is ``(1, 1)``.
+
+    Example: the 70x70 PatchGAN is three stride-2 and two stride-1 4x4 convolutions,
+    ``field_of_layers([(4, 2)] * 3 + [(4, 1)] * 2) == ReceptiveField(70, 8)``.
+    """
+    size, jump = 1, 1
+    for i, layer in enumerate(layers):
+        values = tuple(layer)
+        if len(values) not in (2, 3) or any(isinstance(v, bool) or not isinstance(v, int)
+                                            or v < 1 for v in values):
+            raise ValueError(f"layer {i} is {layer!r}: give (kernel, stride) or "
+                             f"(kernel, stride, dilation) as positive ints")
+        kernel, stride = values[:2]
+        dilation = values[2] if len(values) == 3 else 1
+        size += dilation * (kernel - 1) * jump
+        jump *= stride
+    return ReceptiveField(size, jump)
 
 
 def _replace_children(module: nn.Module) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -57,7 +58,7 @@ from course_lib.train.pix2pix import Pix2Pix, Pix2PixConfig
 __all__ = [
     "TestMode", "default_generator", "default_discriminator",
     "segmenter_for", "Evaluation", "generate", "evaluate_generator", "Pix2PixRun",
-    "train_pix2pix",
+    "train_pix2pix", "train_variants", "run_folder_name",
     "plot_history", "results_table", "print_results", "compare_outputs",
 ]
 
@@ -593,6 +594,53 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
 
 
 # --------------------------------------------------------------------------- reporting
+
+
+def run_folder_name(name: str) -> str:
+    """A folder name for a run called ``name``: ``"L1+cGAN"`` -> ``"L1_cGAN"``."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.")
+    if not slug:
+        raise ValueError(f"cannot make a folder name from the run name {name!r}; use letters or "
+                         f"digits")
+    return slug
+
+
+def train_variants(P: Profile, train_set: Dataset, val_set: Dataset | None,
+                   variants: Mapping[str, Mapping[str, Any]], *,
+                   run_root: str | Path | None = None, **common: Any) -> dict[str, Pix2PixRun]:
+    """Train every variant of an ablation with :func:`train_pix2pix`; one call per notebook cell.
+
+    Args:
+        P, train_set, val_set: as in :func:`train_pix2pix`, shared by all variants.
+        variants: ``{name: keyword arguments of train_pix2pix}``, e.g.
+            ``{"L1": {"config": Pix2PixConfig(use_gan=False)}, "L1+cGAN": {}}``. A
+            ``generator`` or ``discriminator`` may be given as a zero-argument function that
+            builds it, so that only one variant's networks exist at a time.
+        run_root: each variant checkpoints into ``run_root / run_folder_name(name)`` (and
+            resumes from it); ``None`` keeps every run in memory.
+        common: keyword arguments for every variant (``steps``, ``seed``, ``segmenter``...);
+            a variant's own arguments take precedence.
+
+    Returns:
+        ``{name: Pix2PixRun}`` in the order of ``variants``.
+    """
+    if not variants:
+        raise ValueError("variants is empty: pass {name: {train_pix2pix arguments}}")
+    folders = [run_folder_name(name) for name in variants]
+    if len(set(folders)) != len(folders):
+        raise ValueError(f"two variants map to the same run folder: {folders}; rename them")
+    runs: dict[str, Pix2PixRun] = {}
+    for (name, own), folder in zip(variants.items(), folders):
+        if not isinstance(own, Mapping):
+            raise ValueError(f"variant {name!r} must be a dict of train_pix2pix arguments, got "
+                             f"{type(own).__name__}")
+        kwargs = {**common, **own}
+        for key in ("generator", "discriminator"):
+            if callable(kwargs.get(key)) and not isinstance(kwargs[key], nn.Module):
+                kwargs[key] = kwargs[key]()
+        run_dir = None if run_root is None else Path(run_root) / folder
+        runs[name] = train_pix2pix(P, train_set, val_set, name=name, run_dir=run_dir, **kwargs)
+    return runs
 
 
 def _smooth(values: Sequence[float], window: int) -> list[float]:

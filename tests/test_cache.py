@@ -57,8 +57,8 @@ def test_bad_datasets_are_explained():
     with pytest.raises(ValueError, match="no key 'B'"):
         InMemoryPairs(_Odd([{"A": torch.zeros(1), "B": torch.zeros(1)}, {"A": torch.zeros(1)}]),
                       progress=False)
-    with pytest.raises(ValueError, match="type str"):
-        InMemoryPairs(_Odd([{"name": "x"}]), progress=False)
+    with pytest.raises(ValueError, match="type list"):
+        InMemoryPairs(_Odd([{"boxes": [1, 2]}]), progress=False)
     cached = InMemoryPairs(_Odd([{"A": torch.zeros(1)}]), progress=False)
     with pytest.raises(IndexError, match="out of range"):
         cached[1]
@@ -76,3 +76,14 @@ def test_first_n_and_stacked_access():
     for bad in (0, 11, 2.5):
         with pytest.raises(ValueError, match="between 1 and 10"):
             InMemoryPairs(ds, n=bad, progress=False)
+
+
+def test_strings_are_kept_and_augmenting_datasets_refused():
+    cached = InMemoryPairs(_Odd([{"A": torch.zeros(1), "path": "a.png"},
+                                 {"A": torch.ones(1), "path": "b.png"}]), progress=False)
+    assert cached[1]["path"] == "b.png" and cached.path == ["a.png", "b.png"]
+    assert cached.keys() == ["A", "path"]
+    augmenting = _Odd([{"A": torch.zeros(1)}])
+    augmenting.augment = True
+    with pytest.raises(ValueError, match="augment=True"):
+        InMemoryPairs(augmenting, progress=False)

@@ -159,3 +159,26 @@ def test_bad_inputs_get_clear_errors(data) -> None:
         train_pix2pix(P, InMemoryPairs(train, 2), None, steps=1, progress=False)
     with pytest.raises(ValueError, match="n=0"):
         InMemoryPairs(train, 0)
+
+
+def test_train_variants_builds_lazily_and_names_folders(tmp_path, data):
+    from course_lib.experiment import run_folder_name, train_variants
+
+    train, val = data
+    built = []
+
+    def small_d():
+        built.append(1)
+        return default_discriminator(P, n_layers=1)
+
+    runs = train_variants(P, train, val, {"L1": {"config": Pix2PixConfig(use_gan=False)},
+                                          "L1+cGAN": {"discriminator": small_d}},
+                          run_root=tmp_path, steps=2, progress=False)
+    assert list(runs) == ["L1", "L1+cGAN"] and built == [1]
+    assert runs["L1"].D is None and runs["L1+cGAN"].finished
+    assert (tmp_path / "L1_cGAN" / "last.pt").is_file()
+    assert run_folder_name("PatchGAN 70x70") == "PatchGAN_70x70"
+    with pytest.raises(ValueError, match="same run folder"):
+        train_variants(P, train, val, {"a+b": {}, "a b": {}}, steps=1)
+    with pytest.raises(ValueError, match="empty"):
+        train_variants(P, train, val, {})

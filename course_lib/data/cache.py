@@ -57,6 +57,10 @@ class InMemoryPairs(Dataset):
                              f"{type(dataset).__name__} has none") from err
         if total == 0:
             raise ValueError(f"{dataset!r} is empty: nothing to cache")
+        if getattr(dataset, "augment", False) is True:
+            raise ValueError(f"{type(dataset).__name__} has augment=True: caching it would freeze "
+                             "one random crop and flip per pair. Cache an augment=False copy "
+                             "(e.g. a validation set), or train from the dataset itself")
         if n is None:
             n = total
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= total:
@@ -68,8 +72,10 @@ class InMemoryPairs(Dataset):
         self._store: dict[str, torch.Tensor] = {}
         self._dtypes: dict[str, torch.dtype] = {}
         self._python: dict[str, type] = {}
+        self._lists: dict[str, list[str]] = {}
         items = [dataset[i] for i in tqdm(range(length), desc=f"rendering {type(dataset).__name__}",
                                           disable=not progress, leave=False)]
+        self._length = length
         first = items[0]
         if not isinstance(first, Mapping):
             raise ValueError(f"InMemoryPairs caches datasets whose items are dicts; item 0 of "
@@ -91,9 +97,13 @@ class InMemoryPairs(Dataset):
             elif isinstance(value, (bool, int, float)):
                 self._python[key] = type(value)
                 self._store[key] = torch.tensor(values)
+            elif isinstance(value, str):  # e.g. the file path of a real pair
+                self._lists[key] = [str(v) for v in values]
             else:
                 raise ValueError(f"cannot cache key {key!r} of type {type(value).__name__}; "
-                                 "items may hold tensors and numbers only")
+                                 "items may hold tensors, numbers and strings only")
+
+        self._order = list(first.keys())
 
     def _pack(self, x: torch.Tensor) -> torch.Tensor:
         if x.is_floating_point():
@@ -111,14 +121,17 @@ class InMemoryPairs(Dataset):
         return x.to(dtype)
 
     def __len__(self) -> int:
-        return len(next(iter(self._store.values())))
+        return self._length
 
     def keys(self) -> list[str]:
         """The keys of every item, e.g. ``["A", "B", "class_map", "index"]``."""
-        return list(self._store)
+        return list(self._order)
 
-    def stacked(self, key: str) -> torch.Tensor:
-        """All samples' ``key`` in one tensor, e.g. ``(n, 3, H, W)`` for ``"B"``."""
+    def stacked(self, key: str) -> torch.Tensor | list[str]:
+        """All samples' ``key`` in one tensor, e.g. ``(n, 3, H, W)`` for ``"B"`` (a list for
+        string values such as file paths)."""
+        if key in self._lists:
+            return list(self._lists[key])
         if key not in self._store:
             raise KeyError(f"{key!r} is not a key of the cached items; they have {self.keys()}")
         stored = self._store[key]
@@ -131,11 +144,13 @@ class InMemoryPairs(Dataset):
         if not -n <= index < n:
             raise IndexError(f"index {index} is out of range for a cache of {n} samples")
         out: dict[str, Any] = {}
-        for key, stored in self._store.items():
-            if key in self._python:
-                out[key] = self._python[key](stored[index].item())
+        for key in self._order:
+            if key in self._lists:
+                out[key] = self._lists[key][index]
+            elif key in self._python:
+                out[key] = self._python[key](self._store[key][index].item())
             else:
-                out[key] = self._unpack(key, stored[index])
+                out[key] = self._unpack(key, self._store[key][index])
         return out
 
     def nbytes(self) -> int:
@@ -146,7 +161,7 @@ class InMemoryPairs(Dataset):
         # Only called for names not found normally: delegate to the wrapped dataset.
         if name.startswith("_") or name == "dataset":
             raise AttributeError(name)
-        if name in self.__dict__.get("_store", {}):
+        if name in self.__dict__.get("_order", ()):
             return self.stacked(name)
         return getattr(self.dataset, name)
 

@@ -27,7 +27,7 @@ from torch import nn
 from course_lib.losses import GANLoss, l1_loss
 from course_lib.train.schedule import linear_decay_scheduler
 
-__all__ = ["Pix2PixConfig", "Pix2Pix"]
+__all__ = ["Pix2PixConfig", "Pix2Pix", "pix2pix_step"]
 
 
 @dataclass
@@ -157,3 +157,46 @@ class Pix2Pix:
             self.D.requires_grad_(True)
         out["loss_G"] = loss_g.item()
         return out
+
+
+def pix2pix_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer,
+                 opt_D: torch.optim.Optimizer, real_a: torch.Tensor, real_b: torch.Tensor,
+                 lambda_l1: float = 100.0, gan_loss: GANLoss | None = None) -> dict[str, float]:
+    """One pix2pix update written out plainly: the reference of notebook 04's exercise.
+
+    The same update as :meth:`Pix2Pix.train_step` with its defaults (conditional D, vanilla
+    GAN loss, L1 with weight ``lambda_l1``; Eq. 4 and Sec. 3.3), without mixed precision and
+    the ablation switches, so that it reads top to bottom:
+
+    1. ``fake_b = G(real_a)``, computed once and used by both halves;
+    2. D step: BCE on the real pair (target real) and on the *detached* fake pair (target
+       fake), averaged (the halved D loss), one step of ``opt_D``;
+    3. G step: the non-saturating loss of D on the fake pair (target real) plus
+       ``lambda_l1`` times the L1 distance to ``real_b``, one step of ``opt_G``; D's weights
+       are frozen meanwhile so that no gradient is wasted on them.
+
+    Returns the losses and D's mean probabilities of "real", as floats.
+    """
+    gan_loss = gan_loss if gan_loss is not None else GANLoss("vanilla")
+    fake_b = G(real_a)
+
+    pred_real = D(torch.cat([real_a, real_b], dim=1))
+    pred_fake = D(torch.cat([real_a, fake_b.detach()], dim=1))
+    loss_d = 0.5 * (gan_loss(pred_real, True, for_discriminator=True)
+                    + gan_loss(pred_fake, False, for_discriminator=True))
+    opt_D.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_D.step()
+
+    D.requires_grad_(False)
+    loss_g_gan = gan_loss(D(torch.cat([real_a, fake_b], dim=1)), True, for_discriminator=False)
+    loss_g_l1 = l1_loss(fake_b, real_b)
+    loss_g = loss_g_gan + lambda_l1 * loss_g_l1
+    opt_G.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_G.step()
+    D.requires_grad_(True)
+    return {"loss_D": loss_d.item(), "loss_G_GAN": loss_g_gan.item(),
+            "loss_G_L1": loss_g_l1.item(), "loss_G": loss_g.item(),
+            "D_real": torch.sigmoid(pred_real).mean().item(),
+            "D_fake": torch.sigmoid(pred_fake).mean().item()}

@@ -4,6 +4,7 @@ from course_lib.exercises.data import check_paired_jitter
 from course_lib.exercises.losses import check_gan_loss
 from course_lib.exercises.receptive import check_receptive_field
 from course_lib.exercises.training import check_training_step
+from course_lib.exercises.unet import check_unet_block
 
 __all__ = ["ExerciseFailed", "check_gan_loss", "check_paired_jitter", "check_receptive_field",
-           "check_training_step", "expect", "run_check", "strict_mode"]
+           "check_training_step", "check_unet_block", "expect", "run_check", "strict_mode"]

@@ -416,7 +416,8 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
                   stop_after: int | None = None,
                   seed: int = 0,
                   name: str = "pix2pix",
-                  progress: bool = True) -> Pix2PixRun:
+                  progress: bool = True,
+                  channels_last: bool = False) -> Pix2PixRun:
     """Train a pix2pix variant on ``train_set`` under profile ``P``, then evaluate it.
 
     The training step is the paper's (Sec. 3.3, Eq. 4; Adam and schedule of Sec. 6.2); the
@@ -454,6 +455,9 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         seed: seeds the networks' initial weights, dropout and the batch order.
         name: label of the run in tables and figures.
         progress: show a ``tqdm`` progress bar.
+        channels_last: store the networks and batches in channels_last memory format (faster
+            convolutions on recent GPUs, usually together with ``config.amp="bf16"``; see
+            ``benchmarks/train_speed.py --paper``). Mixed precision itself is ``config.amp``.
 
     Returns:
         a :class:`Pix2PixRun`.
@@ -505,7 +509,8 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
     loop_cfg = LoopConfig(steps=steps, batch_size=P.batch_size, seed=seed,
                           log_every=max(1, steps // 1000), checkpoint_every=checkpoint_every,
                           callback_every=math.gcd(sample_every, eval_every),
-                          run_dir=run_path, num_workers=P.num_workers, progress=progress)
+                          run_dir=run_path, num_workers=P.num_workers, progress=progress,
+                          channels_last=channels_last)
     loop = TrainingLoop(model.train_step, model.modules, model.optimizers, loop_cfg,
                         schedulers=model.schedulers,
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))

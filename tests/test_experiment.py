@@ -182,3 +182,17 @@ def test_train_variants_builds_lazily_and_names_folders(tmp_path, data):
         train_variants(P, train, val, {"a+b": {}, "a b": {}}, steps=1)
     with pytest.raises(ValueError, match="empty"):
         train_variants(P, train, val, {})
+
+
+def test_channels_last_trains_to_the_same_weights(data):
+    train, _ = data
+    plain = train_pix2pix(P, train, None, steps=2, progress=False)
+    fast = train_pix2pix(P, train, None, steps=2, progress=False, channels_last=True)
+    # Same start, same batches; the convolutions sum in another order, and Adam's first steps
+    # move each weight by about lr whatever the gradient's size, so a gradient near zero may
+    # flip sign: allow a few lr per step of difference (the weights themselves are ~0.02).
+    bound = 5 * Pix2PixConfig().lr * 2
+    for a, b in zip(plain.G.parameters(), fast.G.parameters()):
+        assert (a - b).abs().max() <= bound
+    assert all(p.is_contiguous(memory_format=torch.channels_last)
+               for p in fast.G.parameters() if p.dim() == 4)

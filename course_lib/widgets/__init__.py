@@ -1,0 +1,10 @@
+"""Interactive ipywidgets tools of the notebooks, each with a non-interactive fallback.
+
+* ``latent`` -- BicycleGAN's latent explorer (Zhu et al. 2017): sliders over z, a grid of
+  samples, interpolation between two codes (notebook 06).
+* ``instance_editor`` -- pix2pixHD's instance feature editor (Wang et al. 2018, Sec. 3.4):
+  pick an object and a feature cluster, see the scene re-rendered (notebook 05).
+
+When ipywidgets or a live kernel front end is missing (nbval, scripts), each tool draws a
+static matplotlib figure of the same content instead, so every notebook still runs.
+"""

@@ -66,7 +66,8 @@ def test_loss_ablation_l1_blurs_and_the_cgan_restores_texture_and_colour(data):
     "Table 1's FCN ordering does not appear on the procedural facades at 64 px: the smooth L1 "
     "outputs keep every region's colour and edges, which is all the segmenter needs, and the "
     "GAN texture still carries artefacts after 1000 steps (notebook 04 gives the numbers). "
-    "Needs facade classes that only texture tells apart; remove this marker when it passes."))
+    "Facades whose classes only texture tells apart were tried and did not flip it at 1000 "
+    "steps (docs/instructor_guide.md, notebook 04); remove this marker when it passes."))
 def test_loss_ablation_l1_cgan_has_the_best_fcn_score(data):
     """pix2pix Table 1: L1+cGAN best or tied-best (within 0.02 IoU) of the four losses."""
     ev = _evaluations(data, "04_pix2pix", LOSS_VARIANTS, steps=P.steps // 2)

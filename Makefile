@@ -39,6 +39,7 @@ notebooks: setup
 bench: setup
 	$(BIN)/python benchmarks/data_speed.py
 	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/mean_of_many.py
 	$(BIN)/python benchmarks/segmenter_accuracy.py
 

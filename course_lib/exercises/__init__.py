@@ -1,4 +1,5 @@
 """Exercise checkers for the notebooks (see :mod:`course_lib.exercises.core`)."""
+from course_lib.exercises.beyond import check_ab_image
 from course_lib.exercises.core import ExerciseFailed, expect, run_check, strict_mode
 from course_lib.exercises.data import check_paired_jitter
 from course_lib.exercises.losses import check_gan_loss
@@ -8,3 +9,4 @@ from course_lib.exercises.unet import check_unet_block
 
 __all__ = ["ExerciseFailed", "check_gan_loss", "check_paired_jitter", "check_receptive_field",
            "check_training_step", "check_unet_block", "expect", "run_check", "strict_mode"]
+__all__ += ["check_ab_image"]

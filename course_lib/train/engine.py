@@ -11,7 +11,10 @@ everything around it:
 * atomic checkpoints of every model, optimizer, scheduler, the step, the history and the RNG
   states, and resume that continues the same run (bit-identical on CPU);
 * opt-in speed on GPUs: channels_last memory format and ``torch.compile`` of the models
-  (mixed precision belongs to the step function, which knows where losses are computed).
+  (mixed precision belongs to the step function, which knows where losses are computed);
+* several processes (``torchrun``): with ``world_size > 1`` each rank draws its slice of the
+  global batch, logged numbers are averaged over ranks, and only rank 0 writes files or shows
+  progress (the models' DDP wrapping is :mod:`course_lib.train.distributed`'s).
 """
 from __future__ import annotations
 
@@ -50,6 +53,9 @@ class LoopConfig:
         progress: show a ``tqdm.auto`` progress bar.
         channels_last: convert models and image batches to channels_last (faster convs on GPUs).
         compile: wrap models with ``torch.compile``.
+        rank, world_size: this process's place in a ``torchrun`` run (default: one process).
+            ``batch_size`` stays the *global* batch; each rank gets ``batch_size // world_size``
+            pairs of it (:class:`~course_lib.train.distributed.ShardedStepBatchSampler`).
     """
 
     steps: int
@@ -63,11 +69,15 @@ class LoopConfig:
     progress: bool = True
     channels_last: bool = False
     compile: bool = False
+    rank: int = 0
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         if self.steps <= 0 or self.batch_size <= 0:
             raise ValueError(f"steps ({self.steps}) and batch_size ({self.batch_size}) must be "
                              "positive")
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank={self.rank} must lie in [0, world_size={self.world_size})")
 
 
 @dataclass
@@ -206,9 +216,10 @@ class TrainingLoop:
             torch.cuda.set_rng_state_all(rng["cuda"])
 
     def save(self) -> Path | None:
-        """Write ``run_dir/last.pt`` and ``run_dir/history.csv`` (if there is a run_dir)."""
+        """Write ``run_dir/last.pt`` and ``run_dir/history.csv`` (if there is a run_dir; only
+        rank 0 writes)."""
         path = self.checkpoint_path
-        if path is None:
+        if path is None or self.config.rank != 0:
             return None
         save_checkpoint(path, self.state_dict())
         if self.history.rows:
@@ -227,8 +238,16 @@ class TrainingLoop:
     # -- the loop -------------------------------------------------------------------------
     def _loader(self, dataset: Dataset) -> DataLoader:
         cfg = self.config
-        sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed,  # type: ignore[arg-type]
-                                   start=self.step)
+        sampler: StepBatchSampler
+        if cfg.world_size > 1:
+            from course_lib.train.distributed import ShardedStepBatchSampler
+
+            sampler = ShardedStepBatchSampler(len(dataset), cfg.batch_size, cfg.steps,  # type: ignore[arg-type]
+                                              cfg.seed, start=self.step, rank=cfg.rank,
+                                              world_size=cfg.world_size)
+        else:
+            sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed,  # type: ignore[arg-type]
+                                       start=self.step)
         # A generator of its own: creating the loader's iterator must not draw from the global
         # RNG, or a resumed run's dropout masks would differ from an uninterrupted run's.
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
@@ -246,6 +265,17 @@ class TrainingLoop:
             out[k] = v
         return out
 
+    def _average(self, values: Mapping[str, float]) -> Mapping[str, float]:
+        """The mean of the logged numbers over ranks (all ranks log at the same steps)."""
+        import torch.distributed as dist
+
+        from course_lib.train.distributed import DistributedContext, average_values
+
+        device = next(iter(self.modules.values())).parameters().__next__().device
+        ctx = DistributedContext(rank=self.config.rank, world_size=self.config.world_size,
+                                 device=str(device), backend=dist.get_backend())
+        return average_values(values, ctx)
+
     def run(self, dataset: Dataset, on_interval: Callable[["TrainingLoop"], None] | None = None,
             desc: str = "training") -> History:
         """Train until ``config.steps``; returns the history. Resumes nothing by itself: call
@@ -257,7 +287,7 @@ class TrainingLoop:
             self.modules = {k: torch.compile(m) for k, m in self.modules.items()}  # type: ignore[misc]
         device = next(iter(self.modules.values())).parameters().__next__().device
         bar = None
-        if cfg.progress:
+        if cfg.progress and cfg.rank == 0:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=desc, unit="step")
@@ -270,6 +300,8 @@ class TrainingLoop:
                     sched.step()
                 self.step += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    if cfg.world_size > 1:
+                        values = self._average(values)
                     bad = [k for k, v in values.items() if not math.isfinite(float(v))]
                     if bad:
                         raise FloatingPointError(

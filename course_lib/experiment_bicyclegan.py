@@ -1,0 +1,574 @@
+"""One-call BicycleGAN experiments: train a variant under a profile, then count its modes.
+
+Zhu et al., "Toward Multimodal Image-to-Image Translation", NeurIPS 2017, compare
+pix2pix+noise, cVAE-GAN, cLR-GAN and the hybrid BicycleGAN, and two ways of injecting z, on
+*diversity* (LPIPS distance between outputs for the same input) and *realism* (a human fooling
+rate), Sec. 4.1 and Fig. 6. On the course's shapes dataset the conditional distribution has
+exactly K modes (:class:`~course_lib.data.SyntheticShapes`), so both can be counted::
+
+    run = train_bicyclegan(P, train_set, val_set, variant="bicyclegan",
+                           run_dir="runs/06/bicyclegan")
+    print(run.evaluation)
+
+* **Training** is :class:`~course_lib.train.bicyclegan.BicycleGAN` (the objective of Eq. 8, or
+  one of its baselines, with the paper's weights and networks sized by the profile) run by the
+  shared :class:`~course_lib.train.engine.TrainingLoop`: history, a ``tqdm`` bar and
+  ``run_dir/last.pt``. Calling again with the same ``run_dir`` continues an interrupted run
+  (bit-identically on a CPU) or reloads a finished one; other settings raise an error.
+* **Evaluation** (:func:`evaluate_multimodal`) draws ``num_z`` codes from the prior for each
+  validation input, classifies every output's fill with the dataset's closed-form classifier
+  (:meth:`SyntheticShapes.classify`, -1 when it is no mode) and reports: modes covered over all
+  outputs, the valid-mode rate (realism: the share of outputs that *are* one of the K fills,
+  the course's stand-in for the paper's fooling rate and FCN-style check), the number of
+  modes reached per input (what pix2pix+noise cannot do: it gives each input one answer), and
+  the diversity, the mean L1 distance between outputs for the same input
+  (:func:`~course_lib.metrics.diversity`; LPIPS in the paper). The same numbers for the real
+  targets (every input filled with all K modes) are the upper bound.
+
+The module sits above ``train``, ``metrics`` and ``data`` in the package's layering: it
+imports them and nothing imports it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from course_lib.data.shapes import classify_modes
+from course_lib.experiment import _stacked, plot_history, run_folder_name
+from course_lib.metrics.diversity import ModeCoverage, diversity, mode_coverage
+from course_lib.models import at_test_time
+from course_lib.models.bicyclegan import (BicycleDiscriminator, LatentEncoder,
+                                          LatentUNetGenerator, encoder_blocks)
+from course_lib.profiles import Profile
+from course_lib.train.bicyclegan import VARIANTS, BicycleGAN, BicycleGANConfig
+from course_lib.train.checkpoint import load_checkpoint, unwrap
+from course_lib.train.engine import History, LoopConfig, TrainingLoop
+
+__all__ = [
+    "default_bicycle_networks", "sample_outputs", "MultimodalEvaluation", "evaluate_multimodal",
+    "real_modes_evaluation", "BicycleRun", "train_bicyclegan", "train_bicyclegan_variants",
+    "multimodal_table", "print_multimodal", "show_multimodal_samples",
+]
+
+DEFAULT_NUM_Z = 12
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def default_bicycle_networks(P: Profile, variant: str = "bicyclegan", where_add: str = "all",
+                             nz: int = 8, conditional_D: bool = False, use_same_D: bool = False,
+                             in_channels: int = 3, out_channels: int = 3, norm: str = "instance"
+                             ) -> dict[str, nn.Module | None]:
+    """G, E, D and D2 of a variant, sized by the profile (the paper's at the ``gpu`` profile).
+
+    G: :class:`~course_lib.models.LatentUNetGenerator` with ``P.unet_downs`` levels and
+    ``P.ngf`` filters; E: :class:`~course_lib.models.LatentEncoder` with ``nef = P.ngf`` and
+    the depth that pools an 8x8 map (:func:`~course_lib.models.bicyclegan.encoder_blocks`);
+    all three with ``norm`` (instance normalization, BicycleGAN's default);
+    D and D2: two-scale 70x70 PatchGANs with ``P.ndf`` filters (34x34 below 64 px). Missing
+    ones are ``None``.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant={variant!r}: use one of {', '.join(map(repr, VARIANTS))}")
+    d_in = in_channels + out_channels if conditional_D else out_channels
+    # 70x70 patches (n_layers=3) unless the coarser scale's map would shrink below 2x2, where
+    # instance norm is undefined (32 px images, the ci profile): then 34x34 (n_layers=2).
+    n_layers = max(1, min(3, int(P.image_size).bit_length() - 1 - 3))
+    nets: dict[str, nn.Module | None] = {
+        "G": LatentUNetGenerator(in_channels, out_channels, nz=nz, num_downs=P.unet_downs,
+                                 ngf=P.ngf, norm=norm, where_add=where_add),
+        "E": None, "D": BicycleDiscriminator(d_in, ndf=P.ndf, n_layers=n_layers, norm=norm),
+        "D2": None}
+    if variant != "pix2pix+noise":
+        nets["E"] = LatentEncoder(out_channels, nz=nz, nef=P.ngf,
+                                  n_blocks=encoder_blocks(P.image_size), norm=norm)
+    if variant == "bicyclegan" and not use_same_D:
+        nets["D2"] = BicycleDiscriminator(d_in, ndf=P.ndf, n_layers=n_layers, norm=norm)
+    return nets
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def sample_outputs(generator: nn.Module, inputs: torch.Tensor, num_z: int = DEFAULT_NUM_Z,
+                   seed: int = 0, batch_size: int = 64, z: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """Outputs for ``num_z`` random codes per input: (N, S, C, H, W) on the CPU.
+
+    Codes come from N(0, I) through a private generator seeded by ``seed`` (the global random
+    state is untouched), or are given as ``z`` with shape (N, S, nz) or (S, nz) (the same
+    codes for every input). G runs in eval mode (no dropout; instance norm is the same in both
+    modes) and its train/eval flags are restored afterwards.
+    """
+    if inputs.dim() != 4:
+        raise ValueError(f"inputs must be (N, C, H, W), got {tuple(inputs.shape)}")
+    nz = int(getattr(unwrap(generator), "nz", 0) or 0)
+    if nz < 1:
+        raise ValueError("the generator has no attribute nz: use LatentUNetGenerator")
+    n = inputs.shape[0]
+    if z is None:
+        if isinstance(num_z, bool) or not isinstance(num_z, int) or num_z < 1:
+            raise ValueError(f"num_z must be a positive int, got {num_z!r}")
+        z = torch.randn(n, num_z, nz, generator=torch.Generator().manual_seed(seed))
+    elif z.dim() == 2:
+        z = z[None].expand(n, -1, -1)
+    if z.dim() != 3 or z.shape[0] != n or z.shape[2] != nz:
+        raise ValueError(f"z must be (N, S, nz) = ({n}, S, {nz}) or (S, {nz}), got "
+                         f"{tuple(z.shape)}")
+    s = z.shape[1]
+    device = next(generator.parameters()).device
+    flat_a = inputs.repeat_interleave(s, 0)                  # (N*S, C, H, W)
+    flat_z = z.reshape(n * s, nz)
+    outs = []
+    with at_test_time(generator, "eval"):
+        for i in range(0, n * s, batch_size):
+            outs.append(generator(flat_a[i:i + batch_size].to(device),
+                                  flat_z[i:i + batch_size].to(device)).float().cpu())
+    return torch.cat(outs).reshape(n, s, *outs[0].shape[1:])
+
+
+@dataclass(frozen=True)
+class MultimodalEvaluation:
+    """What :func:`evaluate_multimodal` measured.
+
+    Attributes:
+        coverage: the modes reached by the outputs (:class:`~course_lib.metrics.ModeCoverage`:
+            ``covered`` of K, ``valid_rate``, ``histogram``, ``per_input_fraction``).
+        num_modes: K.
+        diversity: mean L1 distance between two outputs of the same input ([-1, 1] units).
+        num_inputs, num_z: inputs evaluated and codes per input.
+        mode_ids: (N, S) predicted mode of every output (-1: no mode).
+        samples: the outputs (N, S, 3, H, W), or ``None``.
+    """
+
+    coverage: ModeCoverage
+    num_modes: int
+    diversity: float
+    num_inputs: int
+    num_z: int
+    mode_ids: torch.Tensor = field(repr=False, compare=False)
+    samples: torch.Tensor | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def covered(self) -> int:
+        """Modes reached by at least one output."""
+        return self.coverage.covered
+
+    @property
+    def valid_rate(self) -> float:
+        """Share of outputs that are one of the K modes (realism)."""
+        return self.coverage.valid_rate
+
+    @property
+    def modes_per_input(self) -> float:
+        """Mean number of distinct modes among each input's ``num_z`` outputs."""
+        return float(self.coverage.per_input_fraction or 0.0) * self.num_modes
+
+    def as_dict(self) -> dict[str, float]:
+        return {"modes_covered": float(self.covered), "valid_rate": self.valid_rate,
+                "modes_per_input": self.modes_per_input, "diversity": self.diversity}
+
+    def without_images(self) -> MultimodalEvaluation:
+        return replace(self, samples=None)
+
+    def __str__(self) -> str:
+        return (f"{self.covered}/{self.num_modes} modes covered, {self.valid_rate:.0%} of outputs "
+                f"valid, {self.modes_per_input:.2f} modes per input, diversity "
+                f"{self.diversity:.3f}  [{self.num_inputs} inputs x {self.num_z} codes]")
+
+
+def _num_modes(pairs: Any, num_modes: int | None) -> int:
+    k = num_modes if num_modes is not None else getattr(pairs, "num_modes", None)
+    if k is None:
+        raise ValueError("pass num_modes=K: the validation set does not say how many modes its "
+                         "targets have (use SyntheticShapes)")
+    return int(k)
+
+
+def _interiors(data: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    if "class_map" not in data:
+        raise ValueError("mode classification needs each input's 'class_map' (interior = 1); "
+                         "use SyntheticShapes pairs")
+    return data["class_map"] == 1
+
+
+def evaluate_multimodal(generator: nn.Module, pairs: Dataset | Mapping[str, torch.Tensor],
+                        num_modes: int | None = None, num_z: int = DEFAULT_NUM_Z,
+                        n: int | None = None, seed: int = 0, keep_images: bool = True
+                        ) -> MultimodalEvaluation:
+    """Sample ``num_z`` outputs per validation input and count modes, validity and diversity.
+
+    Args:
+        generator: ``G(a, z)``.
+        pairs: shapes pairs (a dataset, an :class:`~course_lib.data.InMemoryPairs` or a dict of
+            stacked ``"A"`` and ``"class_map"``).
+        num_modes: K (default: ``pairs.num_modes``).
+        num_z: codes drawn from N(0, I) per input.
+        n: evaluate the first ``n`` inputs (default all).
+        seed: seeds the codes.
+        keep_images: keep the outputs in ``samples``.
+    """
+    k = _num_modes(pairs, num_modes)
+    data = _stacked(pairs, n)
+    samples = sample_outputs(generator, data["A"], num_z, seed)      # (N, S, 3, H, W)
+    masks = _interiors(data)
+    s = samples.shape[1]
+    ids = classify_modes(samples.flatten(0, 1), masks.repeat_interleave(s, 0), k)
+    ids = ids.reshape(samples.shape[0], s)
+    return MultimodalEvaluation(
+        coverage=mode_coverage(ids, k), num_modes=k,
+        diversity=diversity(samples) if s > 1 else float("nan"),
+        num_inputs=int(samples.shape[0]), num_z=s, mode_ids=ids,
+        samples=samples if keep_images else None)
+
+
+def real_modes_evaluation(pairs: Dataset, n: int | None = None) -> MultimodalEvaluation:
+    """The upper bound: each validation outline filled with every one of its K modes.
+
+    ``pairs`` must be shapes pairs that can render any mode (``all_modes(index)``), e.g.
+    :class:`~course_lib.data.SyntheticShapes` or an :class:`~course_lib.data.InMemoryPairs`
+    of it.
+    """
+    if not hasattr(pairs, "all_modes"):
+        raise ValueError("the real-modes bound needs a dataset with all_modes(index), such as "
+                         "SyntheticShapes (or InMemoryPairs of it)")
+    data = _stacked(pairs, n)
+    indices = data["index"].tolist() if "index" in data else list(range(data["A"].shape[0]))
+    real = torch.stack([pairs.all_modes(int(i)) for i in indices])  # type: ignore[attr-defined]
+    k = real.shape[1]
+    masks = _interiors(data)
+    ids = classify_modes(real.flatten(0, 1), masks.repeat_interleave(k, 0), k).reshape(-1, k)
+    return MultimodalEvaluation(coverage=mode_coverage(ids, k), num_modes=k,
+                                diversity=diversity(real), num_inputs=real.shape[0], num_z=k,
+                                mode_ids=ids, samples=real)
+
+
+# --------------------------------------------------------------------------- a run
+
+
+@dataclass
+class BicycleRun:
+    """The result of :func:`train_bicyclegan`.
+
+    Attributes:
+        name: a label for tables and figures.
+        variant, where_add: the objective and the z injection.
+        model: the :class:`~course_lib.train.bicyclegan.BicycleGAN` (``model.G``, ``model.E``).
+        history: losses per logged step.
+        val_pairs: the validation pairs as stacked tensors.
+        evaluation: the final :class:`MultimodalEvaluation` (``None`` without a validation set).
+        evals: ``[(step, MultimodalEvaluation)]`` of the periodic evaluations (``eval_every``).
+        run_dir, seconds, resumed_from, steps, step: as in
+            :class:`~course_lib.experiment.Pix2PixRun`.
+    """
+
+    name: str
+    variant: str
+    where_add: str
+    model: BicycleGAN
+    history: History
+    val_pairs: dict[str, torch.Tensor]
+    evaluation: MultimodalEvaluation | None
+    evals: list[tuple[int, MultimodalEvaluation]]
+    run_dir: Path | None
+    seconds: float
+    resumed_from: int | None
+    steps: int
+    step: int
+
+    @property
+    def G(self) -> nn.Module:
+        return self.model.G
+
+    @property
+    def E(self) -> nn.Module | None:
+        return self.model.E
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.steps
+
+    def __repr__(self) -> str:
+        where = f", run_dir={str(self.run_dir)!r}" if self.run_dir else ""
+        return (f"BicycleRun({self.name!r}, {self.variant}, z to {self.where_add}, step "
+                f"{self.step}/{self.steps}, {self.seconds:.0f} s{where})")
+
+    def plot_history(self, **kwargs: Any):  # type: ignore[no-untyped-def]
+        """:func:`~course_lib.experiment.plot_history` of this run (losses and D's outputs)."""
+        return plot_history(self.history, title=self.name, **kwargs)
+
+
+_RUN_FILE = "run.json"
+_EXTRAS_FILE = "extras.pt"
+
+
+def _settings(config: BicycleGANConfig, steps: int, batch_size: int, seed: int,
+              modules: Mapping[str, nn.Module]) -> dict[str, Any]:
+    return {"bicyclegan": asdict(config), "steps": steps, "batch_size": batch_size, "seed": seed,
+            "models": {k: {"class": type(unwrap(m)).__name__,
+                           **{a: v for a, v in getattr(unwrap(m), "config", {}).items()
+                              if isinstance(v, (int, float, str, bool, type(None)))}}
+                       for k, m in modules.items()}}
+
+
+def _check_same_settings(run_dir: Path, wanted: dict[str, Any]) -> None:
+    path = run_dir / _RUN_FILE
+    if not path.is_file():
+        return
+    stored = json.loads(path.read_text())
+    now = json.loads(json.dumps(wanted))
+    if stored == now:
+        return
+    diffs = []
+    for key in sorted(set(stored) | set(now)):
+        a, b = stored.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += [f"{key}.{k}: {a.get(k)!r} in the checkpoint, {b.get(k)!r} now"
+                      for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diffs.append(f"{key}: {a!r} in the checkpoint, {b!r} now")
+    raise ValueError(f"{run_dir} holds a run with other settings ({'; '.join(diffs)}). Pass "
+                     f"another run_dir, or delete {run_dir} to start this run afresh.")
+
+
+def _positive(value: Any, name: str, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
+
+
+def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = None, *,
+                     variant: str = "bicyclegan", where_add: str = "all", nz: int = 8,
+                     norm: str = "instance", config: BicycleGANConfig | None = None, steps: int | None = None,
+                     run_dir: str | Path | None = None, num_z: int = DEFAULT_NUM_Z,
+                     eval_every: int = 0, checkpoint_every: int | None = None,
+                     stop_after: int | None = None, seed: int = 0, name: str | None = None,
+                     progress: bool = True) -> BicycleRun:
+    """Train one BicycleGAN variant on ``train_set`` under profile ``P``, then count its modes.
+
+    Args:
+        P: the profile: batch size (even, for the hybrid's two halves), steps, widths, device.
+        train_set: shapes pairs (dicts with ``"A"`` and ``"B"``), ideally an
+            :class:`~course_lib.data.InMemoryPairs`.
+        val_set: shapes pairs with ``"class_map"`` for :func:`evaluate_multimodal`; ``None``
+            skips the evaluation.
+        variant: ``"pix2pix+noise"``, ``"cvae-gan"``, ``"clr-gan"`` or ``"bicyclegan"``.
+        where_add: inject z into the input only (``"input"``) or every encoder level
+            (``"all"``, the official default).
+        nz: latent size (8).
+        norm: normalization of G, E and D: ``"instance"`` (the paper's), ``"batch"``, ``"none"``.
+        config: a :class:`~course_lib.train.bicyclegan.BicycleGANConfig` (its ``variant`` is
+            set from ``variant`` and its ``steps`` from the run's length).
+        steps: length of the run; default ``P.steps``.
+        run_dir: folder for ``last.pt``, ``history.csv`` and ``run.json``; a checkpoint with
+            the same settings there is continued (or, if finished, only evaluated), one with
+            other settings raises an error. ``None``: nothing on disk.
+        num_z: codes per validation input in the evaluation.
+        eval_every: also evaluate every this many steps (on up to 16 inputs); 0: only at the end.
+        checkpoint_every: write ``last.pt`` every this many steps (default about ten times).
+        stop_after: train only up to this step and return (a later call continues).
+        seed: seeds the networks' initial weights, the codes and the batch order.
+        name: label of the run (default: the variant and the injection).
+        progress: show a ``tqdm`` progress bar.
+    """
+    steps = _positive(P.steps if steps is None else steps, "steps")
+    num_z = _positive(num_z, "num_z")
+    eval_every = _positive(eval_every, "eval_every", allow_zero=True)
+    if checkpoint_every is None:
+        checkpoint_every = max(1, steps // 10) if run_dir is not None else 0
+    checkpoint_every = _positive(checkpoint_every, "checkpoint_every", allow_zero=True)
+    if stop_after is not None:
+        stop_after = min(_positive(stop_after, "stop_after"), steps)
+    n_train = len(train_set)  # type: ignore[arg-type]
+    if n_train < P.batch_size:
+        raise ValueError(f"train_set has {n_train} pairs, fewer than one batch of "
+                         f"P.batch_size={P.batch_size}")
+    config = replace(config or BicycleGANConfig(), variant=variant, steps=steps)
+    if variant == "bicyclegan" and P.batch_size % 2:
+        raise ValueError(f"the hybrid splits each batch between its two branches: profile "
+                         f"{P.name!r} has an odd batch size {P.batch_size}")
+    name = name or f"{variant} (z to {where_add})"
+    device = torch.device(P.device)
+
+    probe = train_set[0]
+    c_in, c_out = int(probe["A"].shape[0]), int(probe["B"].shape[0])
+    torch.manual_seed(seed)
+    nets = default_bicycle_networks(P, variant, where_add, nz, config.conditional_D,
+                                    config.use_same_D, c_in, c_out, norm)
+    for m in nets.values():
+        if m is not None:
+            m.to(device)
+    assert nets["G"] is not None and nets["D"] is not None
+    model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"], config)
+
+    settings = _settings(config, steps, P.batch_size, seed, model.modules)
+    run_path = Path(run_dir) if run_dir is not None else None
+    loop_cfg = LoopConfig(steps=steps, batch_size=P.batch_size, seed=seed,
+                          log_every=max(1, steps // 500), checkpoint_every=checkpoint_every,
+                          callback_every=eval_every, run_dir=run_path,
+                          num_workers=P.num_workers, progress=progress)
+    loop = TrainingLoop(model.train_step, model.modules, model.optimizers, loop_cfg,
+                        schedulers=model.schedulers,
+                        model_configs={k: dict(getattr(unwrap(m), "config", {}))
+                                       for k, m in model.modules.items()})
+    evals: list[tuple[int, MultimodalEvaluation]] = []
+    resumed_from: int | None = None
+    if run_path is not None:
+        _check_same_settings(run_path, settings)
+        try:
+            resumed = loop.resume()
+        except (RuntimeError, KeyError) as err:
+            raise ValueError(f"cannot continue the run in {run_path}: {err}. Delete the folder "
+                             f"to start afresh, or pass another run_dir.") from err
+        if resumed:
+            resumed_from = loop.step
+            extras_path = run_path / _EXTRAS_FILE
+            if extras_path.is_file():
+                evals = [(s, e) for s, e in load_checkpoint(extras_path).get("evals", [])
+                         if s <= loop.step]
+            if progress:
+                state = "finished" if loop.step >= steps else "continuing"
+                print(f"{name}: {state} the run in {run_path} from step {loop.step} of {steps}")
+        run_path.mkdir(parents=True, exist_ok=True)
+        (run_path / _RUN_FILE).write_text(json.dumps(settings, indent=1))
+
+    val_data: dict[str, torch.Tensor] | None = None
+    num_modes: int | None = None
+    if val_set is not None:
+        val_data = _stacked(val_set)
+        num_modes = _num_modes(val_set, None)
+
+    def record(lp: TrainingLoop) -> None:
+        if val_data is None or not eval_every or lp.step % eval_every:
+            return
+        sub = {k: v[:16] for k, v in val_data.items()}
+        evals.append((lp.step, evaluate_multimodal(model.G, sub, num_modes, num_z, seed=seed,
+                                                   keep_images=False)))
+        if run_path is not None:
+            from course_lib.train.checkpoint import save_checkpoint
+
+            save_checkpoint(run_path / _EXTRAS_FILE, {"evals": evals})
+
+    target = steps if stop_after is None else stop_after
+    if loop.step < target:
+        loop.config.steps = target
+        try:
+            loop.run(train_set, on_interval=record, desc=name)
+        except KeyboardInterrupt:
+            print(f"{name}: interrupted at step {loop.step} of {steps}; "
+                  + (f"run the same call again to continue from the last checkpoint in {run_path}."
+                     if run_path is not None else "pass run_dir=... to make runs resumable."))
+            raise
+        finally:
+            loop.config.steps = steps
+
+    evaluation = None
+    if val_data is not None:
+        evaluation = evaluate_multimodal(model.G, val_data, num_modes, num_z, seed=seed)
+    return BicycleRun(name=name, variant=variant, where_add=where_add, model=model,
+                      history=loop.history, val_pairs=val_data or {}, evaluation=evaluation,
+                      evals=evals, run_dir=run_path, seconds=loop.seconds,
+                      resumed_from=resumed_from, steps=steps, step=loop.step)
+
+
+def train_bicyclegan_variants(P: Profile, train_set: Dataset, val_set: Dataset | None,
+                              variants: Mapping[str, Mapping[str, Any]], *,
+                              run_root: str | Path | None = None, **common: Any
+                              ) -> dict[str, BicycleRun]:
+    """:func:`train_bicyclegan` for each ``{name: keyword arguments}``; each run checkpoints
+    into ``run_root / run_folder_name(name)``. ``common`` arguments go to every variant (a
+    variant's own take precedence)."""
+    if not variants:
+        raise ValueError("variants is empty: pass {name: {train_bicyclegan arguments}}")
+    folders = [run_folder_name(name) for name in variants]
+    if len(set(folders)) != len(folders):
+        raise ValueError(f"two variants map to the same run folder: {folders}; rename them")
+    runs: dict[str, BicycleRun] = {}
+    for (name, own), folder in zip(variants.items(), folders):
+        if not isinstance(own, Mapping):
+            raise ValueError(f"variant {name!r} must be a dict of train_bicyclegan arguments")
+        run_dir = None if run_root is None else Path(run_root) / folder
+        runs[name] = train_bicyclegan(P, train_set, val_set, name=name, run_dir=run_dir,
+                                      **{**common, **own})
+    return runs
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _evaluation_of(item: BicycleRun | MultimodalEvaluation, name: str) -> MultimodalEvaluation:
+    ev = item.evaluation if isinstance(item, BicycleRun) else item
+    if not isinstance(ev, MultimodalEvaluation):
+        raise ValueError(f"{name!r} has no evaluation: train it with a val_set")
+    return ev
+
+
+def multimodal_table(results: Mapping[str, BicycleRun | MultimodalEvaluation],
+                     real: MultimodalEvaluation | None = None) -> str:
+    """A plain-text table: modes covered (of K), valid-mode rate, modes per input, diversity.
+
+    ``real`` (from :func:`real_modes_evaluation`) adds the real targets' row as the bound.
+    """
+    if not results:
+        raise ValueError("results is empty: pass {name: run or evaluation}")
+    evals = {name: _evaluation_of(item, name) for name, item in results.items()}
+    if real is not None:
+        evals["real targets (all K modes)"] = real
+    width = max(len(n) for n in evals) + 2
+    cols = ("modes covered", "valid-mode rate", "modes per input", "diversity (L1)")
+    head = f"{'':<{width}}" + "".join(f"{c:>17}" for c in cols)
+    lines = [head, "-" * len(head)]
+    for name, ev in evals.items():
+        div = f"{ev.diversity:>17.3f}" if math.isfinite(ev.diversity) else f"{'-':>17}"
+        lines.append(f"{name:<{width}}{f'{ev.covered} / {ev.num_modes}':>17}"
+                     f"{ev.valid_rate:>17.0%}{ev.modes_per_input:>17.2f}{div}")
+    first = next(iter(evals.values()))
+    lines.append(f"({first.num_inputs} validation inputs x {first.num_z} random codes each; "
+                 f"diversity is comparable within the course, not to the paper's LPIPS)")
+    return "\n".join(lines)
+
+
+def print_multimodal(results: Mapping[str, BicycleRun | MultimodalEvaluation],
+                     real: MultimodalEvaluation | None = None) -> None:
+    """Print :func:`multimodal_table`."""
+    print(multimodal_table(results, real))
+
+
+def show_multimodal_samples(runs: Mapping[str, BicycleRun], inputs: Sequence[int] = (0,),
+                            num_z: int = 6, size: float = 1.5):  # type: ignore[no-untyped-def]
+    """For each run and each chosen validation input: the input, then ``num_z`` outputs from
+    the run's evaluation, each titled with its classified mode ("-" = no mode)."""
+    import matplotlib.pyplot as plt
+
+    from course_lib.viz import to_display
+
+    if not runs:
+        raise ValueError("runs is empty: pass {name: run}")
+    rows = [(name, i) for name in runs for i in inputs]
+    fig, axes = plt.subplots(len(rows), num_z + 1, figsize=(size * (num_z + 1), size * len(rows)),
+                             squeeze=False)
+    for r, (name, i) in enumerate(rows):
+        ev = _evaluation_of(runs[name], name)
+        if ev.samples is None:
+            raise ValueError(f"run {name!r} kept no samples")
+        axes[r, 0].imshow(to_display(runs[name].val_pairs["A"][i]))
+        axes[r, 0].set_ylabel(f"{name}\ninput {i}", fontsize=8)
+        for c in range(num_z + 1):
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        for c in range(min(num_z, ev.samples.shape[1])):
+            axes[r, c + 1].imshow(to_display(ev.samples[i, c]))
+            mode = int(ev.mode_ids[i, c])
+            axes[r, c + 1].set_title("-" if mode < 0 else f"mode {mode}", fontsize=8)
+    fig.tight_layout()
+    return fig

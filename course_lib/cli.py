@@ -32,6 +32,7 @@ use what you trained."""
 _EPILOG = """\
 examples:
   python -m course_lib train pix2pix --data facades --profile cpu   offline, procedural facades
+  python -m course_lib train pix2pixhd --data streets --profile cpu pix2pixHD, street scenes
   python -m course_lib download --list        what can be downloaded, with sizes
   python -m course_lib download facades       fetch data/facades (about 29 MB)
   python -m course_lib train pix2pix --data facades                 the paper's facades run
@@ -141,7 +142,36 @@ takes the notebook profile's sizes instead (cpu: 64 px, 2000 steps: minutes on a
 An interrupted run continues with the same command plus --resume."""
 
 
+_HD_EPILOG = """\
+pix2pixHD trains on label maps WITH instance maps: --data streets (procedural street scenes,
+2:1, rendered offline) is the only data it takes here; a real Cityscapes folder is not supported
+(see docs/pix2pixhd_at_scale.md). Presets (the official scripts):
+  --preset 512p    G1 alone (9 residual blocks, ngf 64), 2 D scales, 1024x512, 200 epochs
+  --preset 1024p   G1 + local enhancer G2 (ngf 32), 3 D scales, 2048x1024 (the default);
+                   coarse to fine: phase 1 G1 alone at half size (--global-steps, default
+                   2/3 of the steps), phase 2 G2 with G1 frozen (--fix-global-steps, default
+                   1/10 of the rest), phase 3 all jointly; or --global-from a finished 512p run
+                   (the official recipe: then 100 epochs, 10 with G1 frozen)
+--profile ci|cpu|gpu takes notebook 05's sizes (cpu: G1 at 64x128, the enhancer at 128x256);
+the paper's sizes need a large GPU (1024p: about 24 GB, see docs/pix2pixhd_at_scale.md).
+
+examples:
+  python -m course_lib train pix2pixhd --data streets --profile cpu              CPU-sized
+  python -m course_lib train pix2pixhd --data streets --profile cpu --preset 512p
+  python -m course_lib train pix2pixhd --data streets --preset 512p --amp bf16 --run-dir runs/hd512
+  python -m course_lib train pix2pixhd --data streets --global-from runs/hd512 --amp bf16 \\
+      --run-dir runs/hd1024                     the paper's two stages, on a large GPU
+  python -m course_lib train pix2pixhd --data streets --profile cpu --resume     continue
+  python -m course_lib evaluate runs/streets_pix2pixhd
+  python -m course_lib sample runs/streets_pix2pixhd --input my_label_images/ --output out/
+      (colour-coded street labels as in the samples' input row; without instance ids)
+
+one process only: under torchrun it stops with an explanation."""
+
+
 def _train_epilog(model: str) -> str:
+    if model == "pix2pixhd":
+        return _HD_EPILOG
     return f"""\
 examples:
   python -m course_lib train {model} --data facades --profile cpu

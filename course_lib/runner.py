@@ -81,7 +81,8 @@ def _sample_pairs(data: DataChoice, n: int) -> dict[str, torch.Tensor]:
     source = data.val if data.val is not None else data.train
     n = min(n, len(source))  # type: ignore[arg-type]
     items = [source[i] for i in range(n)]
-    return {k: torch.stack([it[k] for it in items]) for k in ("A", "B")}
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]
+            if torch.is_tensor(items[0][k])}   # "A", "B" and any maps (class, instance)
 
 
 def _sizes(profile: str | None) -> dict[str, Any]:
@@ -144,12 +145,13 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
            sample_every: int | None, checkpoint_every: int | None, num_samples: int,
            test_mode: str | None, evaluate_at_end: bool, fcn: bool, progress: bool,
            stop_after: int | None, model_args: dict[str, Any]) -> RunDir:
-    sizes = _sizes(profile)
     defaults = recipe.default_hyperparameters()
     unknown = sorted(set(model_args) - set(defaults))
     if unknown:
         raise ValueError(f"{recipe.name} has no option(s) {unknown}; it takes {sorted(defaults)}")
     model_args = {**defaults, **model_args}
+    recipe.check_data(data)
+    sizes = {**_sizes(profile), **recipe.default_sizes(model_args, profile)}
     image_size = int(image_size or sizes["image_size"])
     show = progress and ctx.is_main
     choice = resolve_data(data, image_size=image_size, direction=direction, load_size=load_size,
@@ -176,7 +178,8 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
         if epochs is None and profile is not None:
             steps = int(sizes["steps"])
         else:
-            epochs = float(epochs if epochs is not None else PAPER_DEFAULTS["epochs"])
+            epochs = float(epochs if epochs is not None
+                           else sizes.get("epochs", PAPER_DEFAULTS["epochs"]))
             steps = max(1, math.ceil(epochs * (n_train // batch_size)))
     if steps < 1:
         raise ValueError(f"--steps must be positive, got {steps}")
@@ -190,7 +193,8 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
 
     settings = TrainSettings(steps=steps, batch_size=batch_size, seed=seed, amp=amp,
                              channels_last=channels_last, compile=compile, sync_bn=sync_bn)
-    hp = model_args
+    hp = recipe.complete_hyperparameters(model_args, profile=profile, steps=steps,
+                                         size=choice.size)
     config = {
         "model": recipe.name,
         "data": {**choice.spec, "label": choice.label},
@@ -239,12 +243,13 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
     G = trainer.modules[trainer.generator]
 
     def snapshot() -> nn.Module:
-        return local_copy(G) if ctx.distributed else unwrap(G)
+        bare = local_copy(G) if ctx.distributed else unwrap(G)
+        return trainer.generator_view(bare) if trainer.generator_view is not None else bare
 
     def write_samples(lp: TrainingLoop) -> None:
         if ctx.is_main and sample_every and lp.step % sample_every == 0:
-            out = recipe.translate(snapshot(), samples["A"], test_mode,
-                                   min(batch_size, len(samples["A"])), seed)
+            out = recipe.translate_pairs(snapshot(), samples, test_mode,
+                                         min(batch_size, len(samples["A"])), seed)
             run.save_grid(lp.step, {"input": samples["A"], "target": samples["B"],
                                     "output": out})
 
@@ -313,6 +318,7 @@ def evaluate(run_dir: str | Path, *, data: str | None = None, split: str | None 
         choice = data_from_spec(config["data"], progress=progress)
         label = "val"
     else:
+        recipe.check_data(data)
         spec = config["data"]
         profile = train_cfg.get("profile")
         train_size = spec.get("train_size") or (PROFILES[profile].train_size if profile

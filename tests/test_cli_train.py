@@ -163,14 +163,105 @@ def test_data_names_resolve_or_explain(tmp_path: Path, capsys: pytest.CaptureFix
     assert "fewer than one batch of 32" in capsys.readouterr().err
 
 
-def test_pix2pixhd_says_clearly_that_it_is_not_wired(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+_HD = pytest.mark.skipif(importlib.util.find_spec("course_lib.train.pix2pixhd_setup") is None,
+                         reason="pix2pixHD is not in this checkout")
+
+
+@_HD
+def test_pix2pixhd_trains_in_phases_resumes_evaluates_and_samples(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--preset 1024p under the ci profile: G1 at 32x64 inside the enhancer at 64x128; 3 steps
+    = phase 1 (2 steps, 2/3 by default) then joint; resumed after step 1 to the same weights."""
+    common = ["train", "pix2pixhd", "--data", "streets", *TINY, "--steps", "3",
+              "--checkpoint-every", "1"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main([*common, "--run-dir", str(straight)]) == 0
+    out = capsys.readouterr().out
+    assert "procedural streets, 64x128 (HxW)" in out and "global (G1 alone at 64x32)" in out
+    config = json.loads((straight / "config.json").read_text())
+    hp = config["model_args"]
+    assert (hp["preset"], hp["global_steps"], hp["fix_global_steps"]) == ("1024p", 2, 0)
+    assert (hp["ngf"], hp["ndf"], hp["num_D"]) == (4, 8, 2)   # hd_setup(ci, 1): ngf 8 // 2
+    assert config["train"]["batch_size"] == 2 and config["train"]["image_size"] == [64, 128]
+    state = load_checkpoint(straight / "last.pt")
+    assert set(state["models"]) == {"G", "D", "D_global"}
+    assert "n_local_enhancers" in state["model_configs"]["G"]
+    phases = RunDir(straight).history().rows
+    assert [r["phase"] for r in phases] == [0.0, 0.0, 2.0]       # global, global, joint
+    metrics = json.loads((straight / "metrics.json").read_text())
+    for key in ("boundary_acc", "sharpness_inside", "l1", "psnr", "ssim"):
+        assert isinstance(metrics[key], float), key
+    assert metrics["pairs"] == 8 and "pixel_acc" not in metrics            # --no-fcn
+    grid = Image.open(straight / "samples" / "step_0000003.png")
+    assert grid.size == (4 * 128 + 3 * 2, 3 * 64 + 2 * 2)
+
+    assert main([*common, "--run-dir", str(split), "--stop-after", "1"]) == 0
+    assert main([*common, "--run-dir", str(split), "--resume"]) == 0
+    a, b = _weights(straight), _weights(split)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)   # bit-identical
+
+    assert main(["evaluate", str(straight), "--no-fcn", "--quiet", "-n", "4"]) == 0
+    written = json.loads((straight / "metrics_val_eval.json").read_text())
+    assert written["pairs"] == 4 and "boundary_acc" in written
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    from course_lib.data.streets import SyntheticStreets
+
+    scene = SyntheticStreets(image_size=64, split="val", length=1)[0]
+    rgb = SyntheticStreets.colorize(scene["class_map"])
+    Image.fromarray(rgb.add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()).save(
+        labels / "street.png")
+    assert main(["sample", str(straight), "--input", str(labels), "--output",
+                 str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out" / "street.png").size == (128, 64)
+
+
+@_HD
+def test_pix2pixhd_presets_global_from_and_clear_refusals(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    g1 = tmp_path / "g1"
+    assert main(["train", "pix2pixhd", "--data", "streets", *TINY, "--preset", "512p",
+                 "--steps", "2", "--no-eval", "--sample-every", "0", "--run-dir", str(g1)]) == 0
+    hp = json.loads((g1 / "config.json").read_text())["model_args"]
+    assert (hp["ngf"], hp["global_steps"]) == (8, 0)
+    assert "n_downsampling" in load_checkpoint(g1 / "last.pt")["model_configs"]["G"]
+    enhanced = tmp_path / "enhanced"
     assert main(["train", "pix2pixhd", "--data", "streets", *TINY, "--steps", "1",
+                 "--fix-global-steps", "1", "--no-eval", "--global-from", str(g1),
+                 "--run-dir", str(enhanced)]) == 0
+    state = load_checkpoint(enhanced / "last.pt")
+    assert "D_global" not in state["models"]                      # no phase 1
+    trained_g1 = load_checkpoint(g1 / "last.pt")["models"]["G"]
+    inside = {k[len("global_generator."):]: v for k, v in state["models"]["G"].items()
+              if k.startswith("global_generator.")}
+    assert inside.keys() == trained_g1.keys()                     # G1 was loaded and, frozen
+    assert all(torch.equal(inside[k], trained_g1[k]) for k in inside)   # in phase 2, kept
+    capsys.readouterr()
+
+    assert main(["train", "pix2pixhd", "--data", "facades", *TINY, "--steps", "1",
                  "--run-dir", str(tmp_path / "r")]) == 1
     err = capsys.readouterr().err
-    assert "pix2pixHD" in err and ("not part of this course_lib yet" in err
-                                   or "does not know this version" in err)
+    assert "--data streets" in err and "Cityscapes" in err
+    assert main(["train", "pix2pixhd", "--data", str(tmp_path), *TINY, "--steps", "1",
+                 "--run-dir", str(tmp_path / "r")]) == 1
+    assert "instance map" in capsys.readouterr().err
+    assert main(["train", "pix2pixhd", "--data", "streets", *TINY, "--steps", "2",
+                 "--preset", "512p", "--fix-global-steps", "1",
+                 "--run-dir", str(tmp_path / "r")]) == 1
+    assert "--fix-global-steps is for --preset 1024p" in capsys.readouterr().err
+    assert main(["train", "pix2pixhd", "--data", "streets", *TINY, "--steps", "2",
+                 "--global-steps", "2", "--fix-global-steps", "1",
+                 "--run-dir", str(tmp_path / "r")]) == 1
+    assert "exceed the 2 steps" in capsys.readouterr().err
+    assert main(["train", "pix2pixhd", "--data", "streets", *TINY, "--steps", "1",
+                 "--global-from", str(tmp_path / "missing"), "--run-dir", str(tmp_path / "r")]) == 1
+    assert "not a run folder" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+    assert main(["train", "pix2pixhd", "--help"]) == 0
+    out = capsys.readouterr().out
+    for text in ("--preset {512p,1024p}", "--global-steps", "--fix-global-steps",
+                 "--global-from", "2048x1024", "--data streets"):
+        assert text in out, text
 
 
 @pytest.mark.skipif(importlib.util.find_spec("course_lib.experiment_bicyclegan") is None,

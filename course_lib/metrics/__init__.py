@@ -8,11 +8,14 @@
 * ``fidelity`` -- PSNR and SSIM (torchmetrics).
 * ``diversity`` -- mean pairwise distance under different z, mode coverage (BicycleGAN Sec. 4).
 * ``perceptual`` -- LPIPS and FID when their pretrained weights can be loaded.
+* ``boundary`` -- accuracy at boundaries between touching objects of one class (pix2pixHD
+  Sec. 3.3, Fig. 5).
 
 Every metric takes images as float tensors in [-1, 1] and class maps as integer tensors.
 The numbers are comparable within the course, not to the papers' tables (those used a
 Cityscapes-trained FCN-8s and ImageNet networks).
 """
+from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy, touching_pairs
 from course_lib.metrics.color import (
     ColorDistribution,
     color_distribution,
@@ -69,3 +72,4 @@ __all__ = [
     "high_frequency_energy", "interior_mask", "laplacian", "sharpness_per_class",
     "sharpness_ratio",
 ]
+__all__ += ["BoundaryScore", "boundary_accuracy", "touching_pairs"]

@@ -394,6 +394,38 @@ def _check_same_settings(run_dir: Path, wanted: dict[str, Any]) -> None:
                      f"another run_dir, or delete {run_dir} to start this run afresh.")
 
 
+def open_run(loop: TrainingLoop, run_path: Path | None, settings: dict[str, Any], name: str,
+             steps: int, progress: bool) -> tuple[int | None, dict[str, Any]]:
+    """Continue the run in ``run_path`` if there is one; shared by every ``train_*`` helper.
+
+    Refuses a folder written with other settings, resumes ``loop`` from its ``last.pt``,
+    writes ``run.json`` and returns ``(resumed_from, extras)``: the step it continued from
+    (None for a fresh run) and the saved ``extras.pt`` (samples, evaluations; ``{}`` if none).
+    Callers keep only extras recorded up to ``loop.step``; later ones are redone.
+    """
+    if run_path is None:
+        return None, {}
+    _check_same_settings(run_path, settings)
+    try:
+        resumed = loop.resume()
+    except (RuntimeError, KeyError) as err:
+        raise ValueError(f"cannot continue the run in {run_path}: {err}. Delete the folder "
+                         f"to start afresh, or pass another run_dir.") from err
+    resumed_from: int | None = None
+    extras: dict[str, Any] = {}
+    if resumed:
+        resumed_from = loop.step
+        extras_path = run_path / _EXTRAS_FILE
+        if extras_path.is_file():
+            extras = dict(load_checkpoint(extras_path))
+        if progress:
+            state = "finished" if loop.step >= steps else "continuing"
+            print(f"{name}: {state} the run in {run_path} from step {loop.step} of {steps}")
+    run_path.mkdir(parents=True, exist_ok=True)
+    (run_path / _RUN_FILE).write_text(json.dumps(settings, indent=1))
+    return resumed_from, extras
+
+
 def _positive(value: Any, name: str, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -516,29 +548,12 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))
                                        for k, m in model.modules.items()})
 
-    samples: list[tuple[int, torch.Tensor]] = []
-    evals: list[tuple[int, Evaluation]] = []
-    resumed_from: int | None = None
-    if run_path is not None:
-        _check_same_settings(run_path, settings)
-        try:
-            resumed = loop.resume()
-        except (RuntimeError, KeyError) as err:
-            raise ValueError(f"cannot continue the run in {run_path}: {err}. Delete the folder "
-                             f"to start afresh, or pass another run_dir.") from err
-        if resumed:
-            resumed_from = loop.step
-            extras_path = run_path / _EXTRAS_FILE
-            if extras_path.is_file():
-                extras = load_checkpoint(extras_path)
-                # Keep what was recorded up to the checkpoint; later entries are redone.
-                samples = [(s, x) for s, x in extras.get("samples", []) if s <= loop.step]
-                evals = [(s, e) for s, e in extras.get("evals", []) if s <= loop.step]
-            if progress:
-                state = "finished" if loop.step >= steps else "continuing"
-                print(f"{name}: {state} the run in {run_path} from step {loop.step} of {steps}")
-        run_path.mkdir(parents=True, exist_ok=True)
-        (run_path / _RUN_FILE).write_text(json.dumps(settings, indent=1))
+    resumed_from, extras = open_run(loop, run_path, settings, name, steps, progress)
+    # Keep what was recorded up to the checkpoint; later entries are redone.
+    samples: list[tuple[int, torch.Tensor]] = [(s, x) for s, x in extras.get("samples", [])
+                                               if s <= loop.step]
+    evals: list[tuple[int, Evaluation]] = [(s, e) for s, e in extras.get("evals", [])
+                                           if s <= loop.step]
 
     sample_pairs: dict[str, torch.Tensor] = {}
     val_data: dict[str, torch.Tensor] | None = None

@@ -30,7 +30,6 @@ imports them and nothing imports it.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,14 +40,14 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from course_lib.data.shapes import classify_modes
-from course_lib.experiment import _stacked, plot_history, run_folder_name
+from course_lib.experiment import _stacked, open_run, plot_history, run_folder_name
 from course_lib.metrics.diversity import ModeCoverage, diversity, mode_coverage
 from course_lib.models import at_test_time
 from course_lib.models.bicyclegan import (BicycleDiscriminator, LatentEncoder,
                                           LatentUNetGenerator, encoder_blocks)
 from course_lib.profiles import Profile
 from course_lib.train.bicyclegan import VARIANTS, BicycleGAN, BicycleGANConfig
-from course_lib.train.checkpoint import load_checkpoint, unwrap
+from course_lib.train.checkpoint import unwrap
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 
 __all__ = [
@@ -307,7 +306,6 @@ class BicycleRun:
         return plot_history(self.history, title=self.name, **kwargs)
 
 
-_RUN_FILE = "run.json"
 _EXTRAS_FILE = "extras.pt"
 
 
@@ -318,26 +316,6 @@ def _settings(config: BicycleGANConfig, steps: int, batch_size: int, seed: int,
                            **{a: v for a, v in getattr(unwrap(m), "config", {}).items()
                               if isinstance(v, (int, float, str, bool, type(None)))}}
                        for k, m in modules.items()}}
-
-
-def _check_same_settings(run_dir: Path, wanted: dict[str, Any]) -> None:
-    path = run_dir / _RUN_FILE
-    if not path.is_file():
-        return
-    stored = json.loads(path.read_text())
-    now = json.loads(json.dumps(wanted))
-    if stored == now:
-        return
-    diffs = []
-    for key in sorted(set(stored) | set(now)):
-        a, b = stored.get(key), now.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            diffs += [f"{key}.{k}: {a.get(k)!r} in the checkpoint, {b.get(k)!r} now"
-                      for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-        elif a != b:
-            diffs.append(f"{key}: {a!r} in the checkpoint, {b!r} now")
-    raise ValueError(f"{run_dir} holds a run with other settings ({'; '.join(diffs)}). Pass "
-                     f"another run_dir, or delete {run_dir} to start this run afresh.")
 
 
 def _positive(value: Any, name: str, allow_zero: bool = False) -> int:
@@ -421,26 +399,9 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
                         schedulers=model.schedulers,
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))
                                        for k, m in model.modules.items()})
-    evals: list[tuple[int, MultimodalEvaluation]] = []
-    resumed_from: int | None = None
-    if run_path is not None:
-        _check_same_settings(run_path, settings)
-        try:
-            resumed = loop.resume()
-        except (RuntimeError, KeyError) as err:
-            raise ValueError(f"cannot continue the run in {run_path}: {err}. Delete the folder "
-                             f"to start afresh, or pass another run_dir.") from err
-        if resumed:
-            resumed_from = loop.step
-            extras_path = run_path / _EXTRAS_FILE
-            if extras_path.is_file():
-                evals = [(s, e) for s, e in load_checkpoint(extras_path).get("evals", [])
-                         if s <= loop.step]
-            if progress:
-                state = "finished" if loop.step >= steps else "continuing"
-                print(f"{name}: {state} the run in {run_path} from step {loop.step} of {steps}")
-        run_path.mkdir(parents=True, exist_ok=True)
-        (run_path / _RUN_FILE).write_text(json.dumps(settings, indent=1))
+    resumed_from, extras = open_run(loop, run_path, settings, name, steps, progress)
+    evals: list[tuple[int, MultimodalEvaluation]] = [(s, e) for s, e in extras.get("evals", [])
+                                       if s <= loop.step]
 
     val_data: dict[str, torch.Tensor] | None = None
     num_modes: int | None = None

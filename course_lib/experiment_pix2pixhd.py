@@ -31,7 +31,6 @@ passed as ``setup=`` (see ``docs/pix2pixhd_at_scale.md``).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -44,15 +43,14 @@ from torch.utils.data import Dataset
 
 from course_lib.data.cache import InMemoryPairs
 from course_lib.data.streets import SyntheticStreets
-from course_lib.experiment import (_check_same_settings, _positive, plot_history,
-                                   run_folder_name)
+from course_lib.experiment import _positive, open_run, plot_history, run_folder_name
 from course_lib.losses import VGGPerceptualLoss
 from course_lib.metrics import FCNScore, Segmenter, fcn_score, sharpness_ratio
 from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy
 from course_lib.models.clusters import FeatureClusters, collect_instance_features
 from course_lib.models.pix2pixhd import GlobalGenerator, LocalEnhancer, max_num_D
 from course_lib.profiles import Profile
-from course_lib.train.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from course_lib.train.checkpoint import save_checkpoint, unwrap
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 from course_lib.train.pix2pixhd import Pix2PixHD, Pix2PixHDConfig
 from course_lib.train.pix2pixhd_setup import HDSetup, build_pix2pixhd
@@ -298,7 +296,6 @@ class Pix2PixHDRun:
         return plot_history(self.history, keys=keys, title=self.name, **kwargs)
 
 
-_RUN_FILE = "run.json"
 _EXTRAS_FILE = "extras.pt"
 
 
@@ -402,26 +399,9 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
                         schedulers=model.schedulers,
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))
                                        for k, m in model.modules.items()})
-    evals: list[tuple[int, HDEvaluation]] = []
-    resumed_from: int | None = None
-    if run_path is not None:
-        _check_same_settings(run_path, settings)
-        try:
-            resumed = loop.resume()
-        except (RuntimeError, KeyError) as err:
-            raise ValueError(f"cannot continue the run in {run_path}: {err}. Delete the folder "
-                             f"to start afresh, or pass another run_dir.") from err
-        if resumed:
-            resumed_from = loop.step
-            extras = run_path / _EXTRAS_FILE
-            if extras.is_file():
-                evals = [(s, e) for s, e in load_checkpoint(extras).get("evals", [])
-                         if s <= loop.step]
-            if progress:
-                state = "finished" if loop.step >= steps else "continuing"
-                print(f"{name}: {state} the run in {run_path} from step {loop.step} of {steps}")
-        run_path.mkdir(parents=True, exist_ok=True)
-        (run_path / _RUN_FILE).write_text(json.dumps(settings, indent=1))
+    resumed_from, extras = open_run(loop, run_path, settings, name, steps, progress)
+    evals: list[tuple[int, HDEvaluation]] = [(s, e) for s, e in extras.get("evals", [])
+                                       if s <= loop.step]
 
     val_data = _stack(val_set) if val_set is not None else None
 

@@ -697,10 +697,13 @@ class BicycleGANRecipe(Recipe):
         g.add_argument("--lambda-latent", type=float, default=0.5, metavar="L",
                        help="latent regression weight (default: %(default)s)")
         g.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+        g.add_argument("--norm", choices=("instance", "batch"), default="instance",
+                       help="normalisation in G, E and D (paper: instance; batch lets G use z "
+                            "much sooner on short runs, see notebook 06; default: %(default)s)")
 
     def hyperparameters(self, args: argparse.Namespace) -> dict[str, Any]:
         return {"ngf": args.ngf, "ndf": args.ndf, "variant": args.variant, "nz": args.nz,
-                "where_add": args.where_add, "lambda_l1": args.lambda_l1,
+                "where_add": args.where_add, "norm": args.norm, "lambda_l1": args.lambda_l1,
                 "lambda_kl": args.lambda_kl, "lambda_latent": args.lambda_latent,
                 "lr": args.lr}
 
@@ -723,7 +726,7 @@ class BicycleGANRecipe(Recipe):
                        ndf=int(hp["ndf"]))
         torch.manual_seed(settings.seed)
         nets = default_bicycle_networks(P, variant=hp["variant"], where_add=hp["where_add"],
-                                        nz=int(hp["nz"]),
+                                        nz=int(hp["nz"]), norm=str(hp.get("norm", "instance")),
                                         in_channels=int(probe["A"].shape[0]),
                                         out_channels=int(probe["B"].shape[0]))
         if unet_levels(h, w) < P.unet_downs:

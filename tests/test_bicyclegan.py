@@ -344,3 +344,55 @@ def test_latent_explorer_static_and_widget():
         assert box.children
     with pytest.raises(ValueError, match="nz"):
         latent_explorer(torch.nn.Conv2d(3, 3, 1), a, interactive=False)
+
+
+# --------------------------------------------------------------------------- the cVAE check
+
+
+class _CodeEncoder(torch.nn.Module):
+    """E whose mean is an image's own index (read from a marker pixel), padded to nz."""
+
+    def __init__(self, nz: int = 4) -> None:
+        super().__init__()
+        self.nz = nz
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # so next(parameters()) works
+
+    def forward(self, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        code = torch.zeros(b.shape[0], self.nz)
+        code[:, 0] = b.mean((1, 2, 3))
+        return code, torch.zeros_like(code)
+
+
+class _LookupGenerator(torch.nn.Module):
+    """G that returns the stored target whose mean is nearest to z[:, 0] (uses its code), or
+    always the first stored target (ignores it)."""
+
+    def __init__(self, targets: torch.Tensor, use_z: bool, nz: int = 4) -> None:
+        super().__init__()
+        self.targets, self.use_z, self.nz = targets, use_z, nz
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, a: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if not self.use_z:
+            return self.targets[:1].expand(a.shape[0], -1, -1, -1)
+        means = self.targets.mean((1, 2, 3))
+        return self.targets[(z[:, :1] - means[None]).abs().argmin(1)]
+
+
+def test_encoded_mode_accuracy_separates_using_and_ignoring_the_code():
+    from course_lib.data import InMemoryPairs, SyntheticShapes
+    from course_lib.experiment_bicyclegan import encoded_mode_accuracy
+
+    val = InMemoryPairs(SyntheticShapes(32, split="val"), 48, progress=False)
+    targets = val.stacked("B")
+    modes = torch.tensor([val[i]["mode"] for i in range(48)])
+    used = encoded_mode_accuracy(_LookupGenerator(targets, True), _CodeEncoder(), val)
+    assert used.accuracy == 1.0 and used.num_inputs == 48
+    assert used.chance == pytest.approx(1 / 6)
+    # A G that always paints the first pair's target is right exactly where that fill is.
+    ignored = encoded_mode_accuracy(_LookupGenerator(targets, False), _CodeEncoder(), val)
+    first = (modes == modes[0]).float().mean().item()
+    # The first target drawn onto another outline keeps its fill colours only on the overlap,
+    # so allow a small margin around the fraction of pairs that share its mode.
+    assert ignored.accuracy <= first + 0.1
+    assert "chance 17%" in str(ignored)

@@ -277,6 +277,13 @@ def test_bicyclegan_trains_samples_and_counts_modes(tmp_path: Path) -> None:
     assert main(["sample", str(run), "--input", str(run / "samples"), "--output",
                  str(tmp_path / "out"), "--num", "2"]) == 0
     assert len(list((tmp_path / "out").glob("*.png"))) == 2 * len(RunDir(run).sample_grids())
+    assert state["model_configs"]["G"]["norm"] == "instance"          # the paper's default
+    # --norm batch (notebook 06's choice for short runs) reaches every network.
+    bn = tmp_path / "bicycle_bn"
+    assert main(["train", "bicyclegan", "--data", "shapes", *TINY, "--steps", "1", "--norm",
+                 "batch", "--run-dir", str(bn)]) == 0
+    configs = load_checkpoint(bn / "last.pt")["model_configs"]
+    assert {configs[k]["norm"] for k in ("G", "E", "D", "D2")} == {"batch"}
 
 
 def test_run_dir_grid_and_config_check(tmp_path: Path) -> None:

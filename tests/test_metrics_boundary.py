@@ -76,3 +76,33 @@ def test_noise_does_not_pass_for_a_boundary() -> None:
     assert s.accuracy == 0.0 and s.contrast > 0          # the raw contrast does see the noise
     noisy_real = (real + 0.3 * torch.randn(real.shape, generator=gen)).clamp(-1, 1)
     assert boundary_accuracy(noisy_real, real, inst).accuracy == 1.0
+
+
+def test_a_dark_seam_between_same_coloured_objects_counts() -> None:
+    """Two cars of one colour parted only by a dark line (1 px each side): the step is 0, the
+    seam (rim 1.0 darker than the flank) makes the pair visible; a blob without it is merged."""
+    real, inst = _two_cars()
+    real[0, :, :6, :] = torch.tensor([0.6, 0.6, 0.6]).view(3, 1, 1)    # both cars grey
+    blob = real.clone()
+    real[0, :, :6, 7:9] = -0.4                                           # the crease
+    s = boundary_accuracy(real, real, inst)
+    assert s.count == 1 and s.accuracy == 1.0
+    assert boundary_accuracy(blob, real, inst).accuracy == 0.0
+    drawn_off = blob.clone()                                             # the line 3 px away
+    drawn_off[0, :, :6, 3] = -0.4
+    assert boundary_accuracy(drawn_off, real, inst).accuracy == 0.0
+
+
+def test_streets_touching_cars_are_parted_by_a_crease() -> None:
+    """The streets dataset draws each car's outline dark, so that touching cars of similar
+    colours still have a seam in the photo (the cue the boundary map locates)."""
+    from course_lib.data import SyntheticStreets
+    from course_lib.data.streets import CAR, CREASE, INSTANCE_OFFSET, _car_outline
+
+    scene = SyntheticStreets(image_size=(64, 128), split="val", length=2)[0]
+    inst, photo = scene["instance_map"], (scene["B"] + 1) / 2          # [0, 1]
+    rim = torch.from_numpy(_car_outline(inst.numpy()))
+    inner = (inst // INSTANCE_OFFSET == CAR) & ~rim
+    assert rim.any() and inner.any()
+    assert photo[:, rim].mean() < 0.8 * photo[:, inner].mean()
+    assert 0 < CREASE < 1

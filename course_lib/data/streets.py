@@ -6,7 +6,10 @@ adds two things that this dataset is built to show:
 * **Instance maps** (Sec. 3.3, Fig. 4): a semantic map cannot tell two touching cars of the
   same class apart; the boundary map computed from the instance map can. Here parked cars
   stand bumper to bumper and pedestrians walk in groups, so touching same-class objects are
-  in almost every scene and only ``instance_map`` separates them.
+  in almost every scene and only ``instance_map`` separates them. In the photo, two
+  touching cars differ in colour and are parted by a dark crease (every car's outline is
+  drawn one pixel wide at a quarter of its brightness): a seam the semantic map cannot
+  place.
 * **Instance-level feature embedding** (Sec. 3.4, Eq. 6-7): each car and each person gets
   its own random colour, independent of its shape, so an encoder that averages features
   per instance can learn it and a user can edit it.
@@ -364,6 +367,7 @@ CAR_COLOURS = ((0.0, 0.0, 0.92), (0.0, 0.0, 0.72), (0.0, 0.0, 0.45), (0.0, 0.0, 
                (0.62, 0.7, 0.45), (0.0, 0.8, 0.7), (0.35, 0.55, 0.35), (0.1, 0.35, 0.75),
                (0.14, 0.9, 0.9), (0.58, 0.6, 0.75))  # hue, saturation, value
 WHEEL_RADIUS = 0.33  # metres
+CREASE = 0.25  # brightness of a car's outline (see _car_outline)
 WHEELS = (0.18, 0.8)  # wheel centres, as fractions of the car's length
 
 
@@ -626,6 +630,27 @@ def _draw_objects(faces: _Faces, class_map: np.ndarray, instance_map: np.ndarray
     photo.reshape(-1, 3)[q] = _shade(faces, f, along, up)
 
 
+def _car_outline(instance_map: np.ndarray) -> np.ndarray:
+    """(H, W) bool: car pixels with a 4-neighbour of another instance (any class).
+
+    A car body is rounded, so it turns away from the light at its outline, and where two
+    parked cars meet bumper to bumper the gap between them is in shadow: both show as a dark
+    line one pixel wide on each side of the object's edge. Between two touching cars that
+    line is the only thing in the photo besides their colours that tells them apart, and
+    the semantic map does not say where it runs; the instance boundary map does
+    (pix2pixHD Sec. 3.3).
+    """
+    m = instance_map
+    edge = np.zeros(m.shape, dtype=bool)
+    dx = m[:, 1:] != m[:, :-1]
+    edge[:, 1:] |= dx
+    edge[:, :-1] |= dx
+    dy = m[1:, :] != m[:-1, :]
+    edge[1:, :] |= dy
+    edge[:-1, :] |= dy
+    return edge & (m // INSTANCE_OFFSET == CAR)
+
+
 def render_scene(camera: Camera, street: Street, objects: list[StreetObject],
                  rs: RandomStream, height: int, width: int
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -647,6 +672,7 @@ def render_scene(camera: Camera, street: Street, objects: list[StreetObject],
     rgb = photo.permute(1, 2, 0).contiguous().numpy().astype(np.float64)
     # class_map and instance_map share memory with these arrays: painted in place.
     _draw_objects(faces, class_map.numpy(), instance_map.numpy(), rgb)
+    rgb[_car_outline(instance_map.numpy())] *= CREASE
     photo = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)
     # Camera: exposure, white balance, vignetting and grain.
     ys, xs = pixel_grid(height, width)

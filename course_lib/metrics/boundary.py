@@ -8,33 +8,42 @@ qualitatively; the course measures it.
 Two instances **touch** when some pixel of one has a 4-neighbour in the other. A touching
 pair is *same-class* (two cars) or *class* (a car and the road: the label map alone already
 separates these). For each pair the metric takes the **band** of each instance along their
-shared boundary (its pixels within ``band`` pixels of the other instance) and compares the
-mean colours of the two bands::
+shared boundary (its pixels within ``band`` pixels of the other instance) and looks for two
+kinds of boundary in an image:
 
-    step(image) = mean over RGB of | mean_{band of i} image - mean_{band of j} image |
+* a **step**: the two objects differ in colour. With the mean colours of the two bands,
+  ``step = mean over RGB of | mean_{band of i} - mean_{band of j} |``;
+* a **seam**: a line along the boundary (a dark gap between two parked cars) that sets the
+  pixels next to the other object, the **rim**, apart from the rest of the band, the
+  **flank**. On each side the signed difference ``mean_{flank} - mean_{rim}`` is taken, the
+  two sides are averaged and ``seam = mean over RGB of | that |``.
 
-Averaging over the bands makes the step tolerant of a boundary drawn a pixel off or slightly
-soft; a generator that paints two touching cars as one blob has about equal means on both
-sides. A step **counts** only when it exceeds ``threshold`` by ``z`` (2) standard errors of
-the difference of the two means (from the bands' own pixel variance): noise and texture make
-the means uncertain and cannot pass for a boundary, a clean colour change can. Only pairs
-whose boundary counts **in the real photo** and who share at least ``min_contact`` neighbour
-pairs are scored: two touching cars of nearly the same colour have no boundary to reproduce.
-Then:
+Averaging over the bands makes both tolerant of a boundary drawn a pixel off or slightly
+soft; a generator that paints two touching cars as one blob has about equal means
+everywhere. A step or a seam **counts** only when it exceeds ``threshold`` by ``z`` (2)
+standard errors (from the pixels' own variance): noise and texture make the means uncertain
+and cannot pass for a boundary, a clean colour change or line can. A pair's boundary counts
+when its step or its seam does. Only pairs whose boundary counts **in the real photo** and
+who share at least ``min_contact`` neighbour pairs are scored: two touching objects that look
+alike in the photo have no boundary to reproduce. Then:
 
 * ``accuracy`` -- the fraction of those same-class pairs whose boundary also counts in the
   generated image: the two objects are told apart;
-* ``contrast`` -- mean generated step over mean real step for those pairs (1 = as distinct as
-  in the photo, 0 = merged; unlike the accuracy, noise raises it);
+* ``contrast`` -- mean generated boundary strength (the larger of step and seam) over the
+  mean real one for those pairs (1 = as distinct as in the photo, 0 = merged; unlike the
+  accuracy, noise raises it);
 * ``class_accuracy`` / ``class_contrast`` -- the same for pairs of different classes, a
   control: the boundary map should change little there.
 
 The default ``threshold`` of 0.1 (5 % of the [-1, 1] range) lies below the colour difference
-of most touching cars of the streets dataset. The numbers are the course's own and are comparable
-within the course only.
+of most touching cars of the streets dataset and below the dark crease drawn along every
+car's outline there (:mod:`course_lib.data.streets`). The real photos' own score is 1 by
+construction; a label-map "blob" with each class's mean colour scores 0. The numbers are
+the course's own and are comparable within the course only.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -122,37 +131,79 @@ def touching_pairs(instance_map: torch.Tensor, class_map: torch.Tensor | None = 
     return pairs[keep], same_pair[keep]
 
 
+def _moments(x: torch.Tensor, masks: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean ``(P, C)``, variance ``(P, C)`` and pixel count ``(P, 1)`` of the image ``x``
+    ``(C, H, W)`` over each of the ``P`` masks ``(P, H, W)`` (zeros where a mask is empty)."""
+    n = masks.sum((1, 2))[:, None]
+    safe = n.clamp(min=1)
+    mean = torch.einsum("phw,chw->pc", masks, x) / safe
+    sq = torch.einsum("phw,chw->pc", masks, x * x) / safe
+    return mean, (sq - mean ** 2).clamp(min=0), n
+
+
+def _touching(mask: torch.Tensor) -> torch.Tensor:
+    """Pixels with a 4-neighbour in ``mask`` ``(P, H, W)``, or in it."""
+    out = mask.clone()
+    out[:, 1:] = torch.maximum(out[:, 1:], mask[:, :-1])
+    out[:, :-1] = torch.maximum(out[:, :-1], mask[:, 1:])
+    out[:, :, 1:] = torch.maximum(out[:, :, 1:], mask[:, :, :-1])
+    out[:, :, :-1] = torch.maximum(out[:, :, :-1], mask[:, :, 1:])
+    return out
+
+
 def _band_stats(images: torch.Tensor, instance_map: torch.Tensor, pairs: torch.Tensor,
-                band: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """For every pair ``[image, id_a, id_b]``: the colour difference of the two bands, mean
-    over channels of ``|mean_a - mean_b|`` ``(P, C / 3)`` per 3-channel image, and its
-    standard error ``sqrt(mean over channels of var_a / n_a + var_b / n_b)``."""
-    c = images.shape[1]
-    mean_a = images.new_zeros(len(pairs), c)
-    mean_b = images.new_zeros(len(pairs), c)
-    sq_a = images.new_zeros(len(pairs), c)
-    sq_b = images.new_zeros(len(pairs), c)
-    n_a = images.new_zeros(len(pairs), 1)
-    n_b = images.new_zeros(len(pairs), 1)
+                band: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For every pair ``[image, id_a, id_b]`` and every 3-channel image in ``images``:
+
+    * the **step**: mean over channels of ``|mean_a - mean_b|`` over the two bands, and its
+      standard error ``sqrt(mean over channels of var_a / n_a + var_b / n_b)``;
+    * the **seam**: on each side the difference between the band's outer part (its
+      **flank**, 2 to ``band`` pixels from the other instance) and its **rim** (the pixels
+      with a 4-neighbour in the other instance); the signed differences of the two sides are
+      averaged (a side without a flank is left out), then the mean over channels of the
+      absolute value, and its standard error.
+
+    Returns ``(step, step_se, seam, seam_se)``, each ``(P, C / 3)``.
+    """
+    p, c = len(pairs), images.shape[1]
+    step, step_var = images.new_zeros(p, c), images.new_zeros(p, c)
+    seam, seam_var = images.new_zeros(p, c), images.new_full((p, c), math.inf)
     k = 2 * band + 1
     for img in torch.unique(pairs[:, 0]).tolist():
         sel = (pairs[:, 0] == img).nonzero().squeeze(1)
         m = instance_map[img]
         in_a = (m[None] == pairs[sel, 1].view(-1, 1, 1)).to(images.dtype)   # (P_b, H, W)
         in_b = (m[None] == pairs[sel, 2].view(-1, 1, 1)).to(images.dtype)
-        near_a = F.max_pool2d(in_a[:, None], k, 1, band)[:, 0]
-        near_b = F.max_pool2d(in_b[:, None], k, 1, band)[:, 0]
-        band_a, band_b = in_a * near_b, in_b * near_a
         x = images[img]                                                   # (C, H, W)
-        n_a[sel], n_b[sel] = band_a.sum((1, 2))[:, None], band_b.sum((1, 2))[:, None]
-        mean_a[sel] = torch.einsum("phw,chw->pc", band_a, x) / n_a[sel]
-        mean_b[sel] = torch.einsum("phw,chw->pc", band_b, x) / n_b[sel]
-        sq_a[sel] = torch.einsum("phw,chw->pc", band_a, x * x) / n_a[sel]
-        sq_b[sel] = torch.einsum("phw,chw->pc", band_b, x * x) / n_b[sel]
-    var = (sq_a - mean_a ** 2).clamp(min=0) / n_a + (sq_b - mean_b ** 2).clamp(min=0) / n_b
-    diff = (mean_a - mean_b).abs().view(len(pairs), -1, 3).mean(2)     # (P, C / 3)
-    se = var.view(len(pairs), -1, 3).mean(2).sqrt()
-    return diff, se
+        sides = []
+        for own, other in ((in_a, in_b), (in_b, in_a)):
+            near = F.max_pool2d(other[:, None], k, 1, band)[:, 0]
+            rim = own * _touching(other)
+            sides.append((_moments(x, own * near), _moments(x, rim),
+                          _moments(x, own * near * (1 - _touching(other)))))
+        (mean_a, var_a, n_a), _, _ = sides[0]
+        (mean_b, var_b, n_b), _, _ = sides[1]
+        step[sel] = (mean_a - mean_b).abs()
+        step_var[sel] = var_a / n_a.clamp(min=1) + var_b / n_b.clamp(min=1)
+        d_sum = torch.zeros_like(mean_a)
+        v_sum = torch.zeros_like(mean_a)
+        w_sum = torch.zeros_like(n_a)
+        for _, (rim_mean, rim_var, rim_n), (fl_mean, fl_var, fl_n) in sides:
+            w = ((rim_n > 0) & (fl_n > 0)).to(images.dtype)
+            d_sum = d_sum + w * (fl_mean - rim_mean)
+            v_sum = v_sum + w * (rim_var / rim_n.clamp(min=1) + fl_var / fl_n.clamp(min=1))
+            w_sum = w_sum + w
+        ok = (w_sum > 0).squeeze(1)
+        seam[sel[ok]] = (d_sum[ok] / w_sum[ok]).abs()
+        seam_var[sel[ok]] = v_sum[ok] / w_sum[ok] ** 2
+    g = c // 3
+
+    def per_image(v: torch.Tensor) -> torch.Tensor:
+        return v.view(p, g, 3).mean(2)
+
+    return (per_image(step), per_image(step_var).sqrt(), per_image(seam),
+            per_image(seam_var).sqrt())
 
 
 def boundary_accuracy(fake: torch.Tensor, real: torch.Tensor, instance_map: torch.Tensor,
@@ -164,13 +215,13 @@ def boundary_accuracy(fake: torch.Tensor, real: torch.Tensor, instance_map: torc
         fake, real: generated and real images ``(N, 3, H, W)`` in [-1, 1].
         instance_map: ids ``(N, H, W)`` pixel-aligned with the images.
         class_map: class ids ``(N, H, W)``; default derived from the instance ids.
-        threshold: the colour step (mean absolute RGB difference of the band means, in
+        threshold: the colour step or seam (mean absolute RGB difference of the means, in
             [-1, 1] units) that counts as a visible boundary.
         band: width in pixels of the band of each instance along the shared boundary.
         min_contact: pairs touching along fewer 4-neighbour pairs are left out.
-        z: a step counts only if it exceeds ``threshold`` by ``z`` standard errors of the
-            difference of the band means (estimated from the bands' own variance), so that
-            noise or texture cannot pass for a boundary.
+        z: a step or seam counts only if it exceeds ``threshold`` by ``z`` standard errors
+            of the difference of the means (estimated from the pixels' own variance), so
+            that noise or texture cannot pass for a boundary.
 
     Returns:
         a :class:`BoundaryScore` (counts are pairs of instances); ``nan`` where no pair was
@@ -190,10 +241,11 @@ def boundary_accuracy(fake: torch.Tensor, real: torch.Tensor, instance_map: torc
     pairs, same = touching_pairs(m, None if class_map is None else class_map.to(f.device),
                                  min_contact)
     both = torch.cat([f, r], 1)                                       # (N, 6, H, W)
-    diff, se = _band_stats(both, m, pairs, band)                      # (P, 2): fake, real
-    step_f, step_r = diff[:, 0], diff[:, 1]
-    visible = step_r - z * se[:, 1] > threshold
-    apart = step_f - z * se[:, 0] > threshold
+    step, step_se, seam, seam_se = _band_stats(both, m, pairs, band)  # (P, 2): fake, real
+    counts = (step - z * step_se > threshold) | (seam - z * seam_se > threshold)
+    apart, visible = counts[:, 0], counts[:, 1]
+    strength = torch.maximum(step, seam)
+    step_f, step_r = strength[:, 0], strength[:, 1]
 
     def score(sel: torch.Tensor) -> tuple[float, float, int]:
         k = int(sel.sum())

@@ -105,8 +105,9 @@ def sample_outputs(generator: nn.Module, inputs: torch.Tensor, num_z: int = DEFA
 
     Codes come from N(0, I) through a private generator seeded by ``seed`` (the global random
     state is untouched), or are given as ``z`` with shape (N, S, nz) or (S, nz) (the same
-    codes for every input). G runs in eval mode (no dropout; instance norm is the same in both
-    modes) and its train/eval flags are restored afterwards.
+    codes for every input). G runs in eval mode (no dropout; batch norm uses its running
+    statistics, so an output does not depend on the other codes in the batch; instance norm is
+    the same in both modes) and its train/eval flags are restored afterwards.
     """
     if inputs.dim() != 4:
         raise ValueError(f"inputs must be (N, C, H, W), got {tuple(inputs.shape)}")

@@ -3,7 +3,7 @@
 Zhu et al., NeurIPS 2017, Sec. 4 and Fig. 6: pix2pix with a noise input ignores the noise,
 while BicycleGAN gives diverse *and* realistic outputs. On the shapes dataset (K = 6 fill
 modes) that reads: BicycleGAN covers at least 5 of the 6 modes with most outputs being a valid
-mode, pix2pix+noise covers at most 2. Notebook 06 adds a finding of its own: with the paper's
+mode; pix2pix+noise's outputs change less than half as much with z as BicycleGAN's. Notebook 06 adds a finding of its own: with the paper's
 instance normalization, a short run teaches G to ignore E's code, with batch normalization it
 does not. The runs are those of notebook 06 (same variants, normalization, steps and seed),
 checkpointed under ``$COURSE_CLAIMS_RUNS`` (default ``runs/claims``) in the layout
@@ -54,22 +54,30 @@ def _run(data, folder: str, **kwargs):
     return _train(data, folder, **kwargs).evaluation
 
 
-def test_pix2pix_with_noise_ignores_z(data):
+@pytest.fixture(scope="module")
+def bicycle(data):
+    return _run(data, "BicycleGAN_z_to_all", variant="bicyclegan", where_add="all",
+                name="BicycleGAN (z to all)")
+
+
+def test_pix2pix_with_noise_ignores_z(data, bicycle):
+    """Sec. 3.1 and Fig. 6: z barely changes pix2pix+noise's output. Measured at 1000 steps
+    with batch norm: diversity 0.057 against BicycleGAN's 0.135, 0.06 fills per input (z moves
+    the colour of a blend a little, it does not pick a fill). Coverage is not asserted: with 1 %
+    of outputs valid, the few fills reached (3 of 6) are chance hits among blends."""
     ev = _run(data, "pix2pix_noise", variant="pix2pix+noise", where_add="input",
               name="pix2pix+noise")
-    assert ev.covered <= 2, f"pix2pix+noise covers {ev.covered} of 6 modes"
+    assert ev.diversity < 0.5 * bicycle.diversity, (ev.diversity, bicycle.diversity)
     assert ev.modes_per_input < 1.5
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Not reproduced yet at the cpu profile's scale: after 1000 steps BicycleGAN's outputs follow "
-    "z (diversity 0.07) but are blends of fills, 0 of 6 modes and 0 % valid (tuning numbers in "
-    "docs/instructor_guide.md, notebook 06). Remove this marker when it passes."))
-def test_bicyclegan_covers_the_modes_with_valid_outputs(data):
-    ev = _run(data, "BicycleGAN_z_to_all", variant="bicyclegan", where_add="all",
-              name="BicycleGAN (z to all)")
-    assert ev.covered >= 5, f"BicycleGAN covers only {ev.covered} of 6 modes"
-    assert ev.valid_rate > 0.5, f"only {ev.valid_rate:.0%} of BicycleGAN's outputs are modes"
+    "Not reproduced at the cpu profile's 1000 steps: with batch norm BicycleGAN's outputs follow "
+    "z (diversity 0.135) but are blends, 3 of 6 fills and 2 % valid (notebook 06, section 5). "
+    "A 12000-step run reaches 5 of 6 fills but 36 % valid, still rising (notebook 06). Remove this marker when it passes."))
+def test_bicyclegan_covers_the_modes_with_valid_outputs(bicycle):
+    assert bicycle.covered >= 5, f"BicycleGAN covers only {bicycle.covered} of 6 modes"
+    assert bicycle.valid_rate > 0.5, f"only {bicycle.valid_rate:.0%} of BicycleGAN's outputs are modes"
 
 
 def test_instance_norm_makes_a_short_cvae_ignore_its_code(data):

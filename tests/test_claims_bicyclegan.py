@@ -3,10 +3,10 @@
 Zhu et al., NeurIPS 2017, Sec. 4 and Fig. 6: pix2pix with a noise input ignores the noise,
 while BicycleGAN gives diverse *and* realistic outputs. On the shapes dataset (K = 6 fill
 modes) that reads: BicycleGAN covers at least 5 of the 6 modes with most outputs being a valid
-mode; pix2pix+noise's outputs change less than half as much with z as BicycleGAN's. Notebook 06 adds a finding of its own: with the paper's
-instance normalization, a short run teaches G to ignore E's code, with batch normalization it
-does not. The runs are those of notebook 06 (same variants, normalization, steps and seed),
-checkpointed under ``$COURSE_CLAIMS_RUNS`` (default ``runs/claims``) in the layout
+mode; pix2pix+noise's outputs change less than half as much with z as BicycleGAN's. Notebook
+06 adds a finding of its own: with the paper's instance normalization, a short run teaches G to
+ignore E's code, with batch normalization it does not. The runs are those of notebook 06 (same
+variants, normalization, steps and seed), checkpointed under ``$COURSE_CLAIMS_RUNS`` (default ``runs/claims``) in the layout
 ``06_bicyclegan/<profile>/<norm>/<variant>``; pointing the variable at ``solutions/runs`` reuses the
 runs of an executed solution notebook (the settings are checked, so only identical runs are
 reused).
@@ -74,10 +74,12 @@ def test_pix2pix_with_noise_ignores_z(data, bicycle):
 @pytest.mark.xfail(strict=True, reason=(
     "Not reproduced at the cpu profile's 1000 steps: with batch norm BicycleGAN's outputs follow "
     "z (diversity 0.135) but are blends, 3 of 6 fills and 2 % valid (notebook 06, section 5). "
-    "A 12000-step run reaches 5 of 6 fills but 36 % valid, still rising (notebook 06). Remove this marker when it passes."))
+    "A 12000-step run reaches 5 of 6 fills but 36 % valid, still rising (notebook 06). "
+    "Remove this marker when it passes."))
 def test_bicyclegan_covers_the_modes_with_valid_outputs(bicycle):
     assert bicycle.covered >= 5, f"BicycleGAN covers only {bicycle.covered} of 6 modes"
-    assert bicycle.valid_rate > 0.5, f"only {bicycle.valid_rate:.0%} of BicycleGAN's outputs are modes"
+    assert bicycle.valid_rate > 0.5, \
+        f"only {bicycle.valid_rate:.0%} of BicycleGAN's outputs are modes"
 
 
 def test_instance_norm_makes_a_short_cvae_ignore_its_code(data):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_lib.metrics.boundary import boundary_accuracy, instance_crossings
+from course_lib.metrics.boundary import boundary_accuracy, instance_crossings, seam_depth
 
 
 def _two_cars() -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,3 +106,30 @@ def test_streets_touching_cars_are_parted_by_a_crease() -> None:
     assert rim.any() and inner.any()
     assert photo[:, rim].mean() < 0.8 * photo[:, inner].mean()
     assert 0 < CREASE < 1
+
+
+def test_seam_depth_by_hand_is_signed_and_ignores_other_classes() -> None:
+    """Rim (the column next to the other car) at -0.4, flank (2 and 3 px in) at 0.6: depth 1.0
+    on both sides; a light line is -1.0; a blob 0. The car/road edges (step 1.1) are not
+    same-class pairs and do not count."""
+    real, inst = _two_cars()
+    real[0, :, :6, :] = 0.6
+    blob = real.clone()
+    dark, light = real.clone(), real.clone()
+    dark[0, :, :6, 7:9] = -0.4
+    light[0, :, :6, 7:9] = 1.0
+    light[0, :, :6, [5, 6, 9, 10]] = 0.0
+    assert seam_depth(dark, inst) == pytest.approx(1.0)
+    assert seam_depth(light, inst) == pytest.approx(-1.0)
+    assert seam_depth(blob, inst) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_seam_depth_needs_a_touching_pair_and_matching_shapes() -> None:
+    real, inst = _two_cars()
+    alone = inst.clone()
+    alone[0, :6, 8:] = 0                                            # one car on the road
+    assert torch.isnan(torch.tensor(seam_depth(real, alone)))
+    with pytest.raises(ValueError, match="instance_map must be"):
+        seam_depth(real, inst[:, :6])
+    with pytest.raises(ValueError, match="band"):
+        seam_depth(real, inst, band=0)

@@ -26,9 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from course_lib.profiles import get_profile
+from course_lib.profiles import setup
 
 HD_VARIANTS = ("pix2pixHD", "no boundary map", "single D (16x16)", "3 scales (16x16)")
 
@@ -39,8 +37,7 @@ def long_pix2pixhd(profile: str, steps: int, runs: Path, progress: bool) -> str:
     from course_lib.experiment_pix2pixhd import hd_setup, streets_pairs, train_hd_variants
     from course_lib.train.pix2pixhd import Pix2PixHDConfig
 
-    P = get_profile(profile)
-    torch.manual_seed(0)
+    P = setup(profile, seed=0, verbose=False)      # as the notebooks: seeds, deterministic ops
     train = streets_pairs(P, "train", progress=progress)
     val = streets_pairs(P, "val", progress=progress)
     segmenter = segmenter_for(P, train, progress=progress)
@@ -72,8 +69,7 @@ def long_bicyclegan(profile: str, steps: int, runs: Path, eval_every: int | None
     from course_lib.data import InMemoryPairs, SyntheticShapes
     from course_lib.experiment_bicyclegan import encoded_mode_accuracy, train_bicyclegan
 
-    P = get_profile(profile)
-    torch.manual_seed(0)
+    P = setup(profile, seed=0, verbose=False)
     train = InMemoryPairs(SyntheticShapes(image_size=P.image_size, split="train"),
                           P.train_size, progress=progress)
     val = InMemoryPairs(SyntheticShapes(image_size=P.image_size, split="val"), P.eval_size,

@@ -15,7 +15,7 @@ Every metric takes images as float tensors in [-1, 1] and class maps as integer 
 The numbers are comparable within the course, not to the papers' tables (those used a
 Cityscapes-trained FCN-8s and ImageNet networks).
 """
-from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy, touching_pairs
+from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy, seam_depth, touching_pairs
 from course_lib.metrics.color import (
     ColorDistribution,
     color_distribution,
@@ -72,4 +72,4 @@ __all__ = [
     "high_frequency_energy", "interior_mask", "laplacian", "sharpness_per_class",
     "sharpness_ratio",
 ]
-__all__ += ["BoundaryScore", "boundary_accuracy", "touching_pairs"]
+__all__ += ["BoundaryScore", "boundary_accuracy", "seam_depth", "touching_pairs"]

@@ -74,12 +74,37 @@ def test_pix2pix_with_noise_ignores_z(data, bicycle):
 @pytest.mark.xfail(strict=True, reason=(
     "Not reproduced at the cpu profile's 1000 steps: with batch norm BicycleGAN's outputs follow "
     "z (diversity 0.135) but are blends, 3 of 6 fills and 2 % valid (notebook 06, section 5). "
-    "A 12000-step run reaches 5 of 6 fills but 36 % valid, still rising (notebook 06). "
-    "Remove this marker when it passes."))
+    "A 24000-step run reaches 6 of 6 fills with 50 % valid (test_a_long_run_reaches_every_fill, "
+    "notebook 06). Remove this marker when it passes."))
 def test_bicyclegan_covers_the_modes_with_valid_outputs(bicycle):
     assert bicycle.covered >= 5, f"BicycleGAN covers only {bicycle.covered} of 6 modes"
     assert bicycle.valid_rate > 0.5, \
         f"only {bicycle.valid_rate:.0%} of BicycleGAN's outputs are modes"
+
+
+LONG_STEPS = 24000
+
+
+@pytest.mark.skipif(os.environ.get("COURSE_LONG_CLAIMS") != "1" and not (
+    ROOT / "06_bicyclegan" / P.name / f"{LONG_STEPS}_steps" / "last.pt").is_file(), reason=(
+    "the 24000-step BicycleGAN run takes about 95 minutes on one CPU thread: set "
+    "COURSE_LONG_CLAIMS=1, or train it first with `python tools/long_runs.py bicyclegan "
+    "--steps 24000 --runs runs/claims`"))
+def test_a_long_run_reaches_every_fill(data):
+    """Notebook 06, section 5: the same BicycleGAN trained 24 times longer. Measured: 6 of 6
+    fills, 384 of 768 outputs (50 %) clean fills, 3.45 fills per outline. The claim's coverage
+    holds; its realism ("most outputs") sits exactly at the bar, so this test guards the
+    measured level (at least 45 % valid) and the strict claim stays the expected failure
+    above."""
+    train, val = data
+    run = train_bicyclegan(P, train, val, variant="bicyclegan", where_add="all", norm=NORM,
+                           steps=LONG_STEPS, seed=0, eval_every=LONG_STEPS // 4, progress=False,
+                           run_dir=ROOT / "06_bicyclegan" / P.name / f"{LONG_STEPS}_steps")
+    ev = run.evaluation
+    print(ev)
+    assert ev.covered >= 5, ev
+    assert ev.valid_rate >= 0.45, ev
+    assert ev.modes_per_input > 2.0, ev
 
 
 def test_instance_norm_makes_a_short_cvae_ignore_its_code(data):

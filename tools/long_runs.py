@@ -6,7 +6,7 @@ steps than that on a CPU, and the notebooks quote what longer runs of the same s
 This tool reproduces those runs, with the notebooks' data, networks and seed::
 
     OMP_NUM_THREADS=1 python tools/long_runs.py pix2pixhd --steps 3000    # ~55 min, 1 thread
-    OMP_NUM_THREADS=1 python tools/long_runs.py bicyclegan --steps 24000  # ~100 min, 1 thread
+    OMP_NUM_THREADS=1 python tools/long_runs.py bicyclegan --steps 24000  # ~95 min, 1 thread
 
 * ``pix2pixhd``: the four G1 runs of notebook 05's boundary-map and D-scales ablations
   (pix2pixHD, no boundary map, one 16x16 D, three 16x16 D scales; Wang et al. 2018,
@@ -84,11 +84,10 @@ def long_bicyclegan(profile: str, steps: int, runs: Path, eval_every: int | None
     print(encoded_mode_accuracy(run.G, run.E, val), flush=True)
     rows = ["| steps | modes covered | valid-mode rate | modes per input | diversity |",
             "|---|---|---|---|---|"]
-    evals = [(s, e, f"{s}") for s, e in run.evals if s < run.step]
+    evals = [(e, f"{s}") for s, e in run.evals if s < run.step]
     if run.evaluation is not None:
-        evals.append((run.step, run.evaluation, f"{run.step} ({run.evaluation.num_inputs} "
-                                                 "outlines)"))
-    for _, ev, label in evals:
+        evals.append((run.evaluation, f"{run.step} ({run.evaluation.num_inputs} outlines)"))
+    for ev, label in evals:
         rows.append(f"| {label} | {ev.covered} / {ev.num_modes} | {ev.valid_rate:.0%} | "
                     f"{ev.modes_per_input:.2f} | {ev.diversity:.3f} |")
     return "\n".join(rows)

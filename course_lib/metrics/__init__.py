@@ -15,7 +15,8 @@ Every metric takes images as float tensors in [-1, 1] and class maps as integer 
 The numbers are comparable within the course, not to the papers' tables (those used a
 Cityscapes-trained FCN-8s and ImageNet networks).
 """
-from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy, seam_depth, touching_pairs
+from course_lib.metrics.boundary import (BoundaryScore, boundary_accuracy, seam_depth,
+                                          touching_pairs)
 from course_lib.metrics.color import (
     ColorDistribution,
     color_distribution,

@@ -22,7 +22,8 @@ import os
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-__all__ = ["ExerciseFailed", "ExerciseResult", "expect", "run_check", "strict_mode", "STRICT_ENV"]
+__all__ = ["ExerciseFailed", "ExerciseResult", "expect", "expect_raises", "run_check", "strict_mode",
+           "STRICT_ENV"]
 
 T = TypeVar("T")
 STRICT_ENV = "COURSE_STRICT_EXERCISES"
@@ -45,6 +46,22 @@ def expect(condition: bool, message: str) -> None:
     """Raise :class:`ExerciseFailed` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ExerciseFailed(message)
+
+
+def expect_raises(call: Callable[[], object], error: type[BaseException],
+                  message: str | Callable[[object], str]) -> BaseException:
+    """Run ``call()``, which must raise ``error``; return the error it raised.
+
+    If ``call()`` returns normally instead, raise :class:`ExerciseFailed` with ``message`` (or
+    ``message(returned_value)``), so the learner reads that their code did *not* raise, not
+    that it crashed. Any other exception propagates, and :func:`run_check` reports it as the
+    learner's code raising it.
+    """
+    try:
+        returned = call()
+    except error as err:
+        return err
+    raise ExerciseFailed(message(returned) if callable(message) else message)
 
 
 def strict_mode() -> bool:

@@ -32,10 +32,20 @@ def _fm(fake, real, skip_last=True, detach=True, per_layer=True, per_scale=True,
     return total / len(fake) if per_scale else total
 
 
+def _fm_stacked(fake, real):  # type: ignore[no-untyped-def]
+    per_scale = []
+    for fs, rs in zip(fake, real):
+        t = len(fs) - 1
+        per_scale.append(torch.stack([F.l1_loss(f, r.detach()) for f, r in zip(fs[:t], rs[:t])])
+                         .sum() * 4.0 / t)
+    return torch.stack(per_scale).mean()
+
+
 def test_fm_checker_accepts_correct_answers(capsys: pytest.CaptureFixture[str]) -> None:
     assert check_feature_matching_loss(_fm) is _fm
+    assert check_feature_matching_loss(_fm_stacked) is _fm_stacked
     assert check_feature_matching_loss(reference_feature_matching_loss)
-    assert "[PASS] feature matching loss" in capsys.readouterr().out
+    assert capsys.readouterr().out.count("[PASS] feature matching loss") == 3
 
 
 @pytest.mark.parametrize("wrong, reason", [
@@ -45,6 +55,8 @@ def test_fm_checker_accepts_correct_answers(capsys: pytest.CaptureFixture[str]) 
     (lambda f, r: _fm(f, r, per_scale=False), "1/num_D"),
     (lambda f, r: _fm(f, r, mean=False), "expected 3.0"),
     (lambda f, r: _fm(f, r).detach(), "no gradient"),
+    (lambda f, r: _fm(f[:1], r[:1]), "only the first scale counts"),
+    (lambda f, r: _fm(f[-1:], r[-1:]), "only the last scale counts"),
 ])
 def test_fm_checker_names_the_mistake(wrong, reason: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ExerciseFailed, match=reason):
@@ -67,15 +79,48 @@ def _eight_neighbours(m: torch.Tensor) -> torch.Tensor:
     return (hi != lo).float()[:, 0]
 
 
-def test_boundary_checker_accepts_the_reference() -> None:
-    assert check_instance_boundaries(reference_instance_boundaries) is \
-        reference_instance_boundaries
+def _slices(m: torch.Tensor) -> torch.Tensor:         # the notebook's solution
+    e = torch.zeros_like(m, dtype=torch.bool)
+    dx = m[:, :, 1:] != m[:, :, :-1]
+    e[:, :, 1:] |= dx
+    e[:, :, :-1] |= dx
+    dy = m[:, 1:, :] != m[:, :-1, :]
+    e[:, 1:, :] |= dy
+    e[:, :-1, :] |= dy
+    return e.float()
+
+
+def _replicate_pad(m: torch.Tensor) -> torch.Tensor:  # pad by repeating the border: correct
+    x = F.pad(m.float()[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
+    c = x[:, 1:-1, 1:-1]
+    return ((c != x[:, :-2, 1:-1]) | (c != x[:, 2:, 1:-1]) | (c != x[:, 1:-1, :-2])
+            | (c != x[:, 1:-1, 2:])).float()
+
+
+def _roll(m: torch.Tensor) -> torch.Tensor:           # wraps around the image's edges
+    return ((m != m.roll(1, -1)) | (m != m.roll(-1, -1)) | (m != m.roll(1, -2))
+            | (m != m.roll(-1, -2))).float()
+
+
+def _zero_pad(m: torch.Tensor) -> torch.Tensor:       # invents id 0 outside the image
+    x = F.pad(m.float()[:, None], (1, 1, 1, 1))[:, 0]
+    c = x[:, 1:-1, 1:-1]
+    return ((c != x[:, :-2, 1:-1]) | (c != x[:, 2:, 1:-1]) | (c != x[:, 1:-1, :-2])
+            | (c != x[:, 1:-1, 2:])).float()
+
+
+@pytest.mark.parametrize("fn", [reference_instance_boundaries, _slices, _replicate_pad])
+def test_boundary_checker_accepts_correct_answers(fn) -> None:  # type: ignore[no-untyped-def]
+    assert check_instance_boundaries(fn) is fn
 
 
 @pytest.mark.parametrize("wrong, reason", [
     (_right_and_down_only, "one-sided"),
     (_eight_neighbours, "diagonal"),
     (lambda m: reference_instance_boundaries(m).bool(), "float"),
+    (_roll, "torch.roll wraps around"),
+    (_zero_pad, "outside the image is not a neighbour"),
+    (lambda m: _roll(m) * reference_instance_boundaries(m.roll(1, -1)), "differs|expected"),
 ])
 def test_boundary_checker_names_the_mistake(wrong, reason: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ExerciseFailed, match=reason):
@@ -101,11 +146,42 @@ def _pool_loop(features: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def test_pool_checker_accepts_a_loop_version() -> None:
-    assert check_instance_average_pool(_pool_loop) is _pool_loop
+def _pool_scatter(features: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    out = []
+    for b in range(features.shape[0]):
+        _, inv = torch.unique(ids[b].reshape(-1), return_inverse=True)
+        k = int(inv.max()) + 1
+        x = features[b].reshape(features.shape[1], -1)                  # (C, H*W)
+        sums = x.new_zeros(x.shape[0], k).index_add(1, inv, x)
+        counts = torch.bincount(inv, minlength=k).to(x.dtype)
+        out.append((sums / counts)[:, inv].reshape(features[b].shape))
+    return torch.stack(out)
+
+
+def _pool_skip_zero(features: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    out = features.clone()
+    for b in range(features.shape[0]):
+        for i in ids[b].unique():
+            if i == 0:                                  # "0 is background"
+                continue
+            mask = ids[b] == i
+            out[b][:, mask] = features[b][:, mask].mean(1, keepdim=True)
+    return out
+
+
+def _pool_by_class(features: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    return _pool_loop(features, torch.where(ids >= 1000, ids // 1000, ids))
+
+
+@pytest.mark.parametrize("fn", [_pool_loop, _pool_scatter, reference_instance_average_pool])
+def test_pool_checker_accepts_correct_answers(fn) -> None:  # type: ignore[no-untyped-def]
+    assert check_instance_average_pool(fn) is fn
 
 
 @pytest.mark.parametrize("wrong, reason", [
+    (_pool_skip_zero, "id 0 is an instance like any other"),
+    (lambda f, m: _pool_skip_zero(f, m) * (m != 0)[:, None], "id 0 is an instance"),
+    (_pool_by_class, "pool by instance id, not by class"),
     (_pool_batch_mixed, "hand-made example|pooled together"),
     (lambda f, m: _pool_loop(f, m).detach(), "no gradient"),
     (lambda f, m: f, "hand-made example"),

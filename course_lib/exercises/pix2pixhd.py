@@ -87,6 +87,11 @@ def _check_fm(fn: Callable[[Features, Features], torch.Tensor]) -> str:
     real = [[torch.randn(*s, generator=gen) for s in shapes] for _ in range(3)]
     mine = _scalar(fn(fake, real), "feature_matching_loss")
     ref = reference_feature_matching_loss(fake, real)
+    for which, k in (("first", 0), ("last", -1)):
+        alone = reference_feature_matching_loss(fake[k:][:1], real[k:][:1])
+        if torch.allclose(mine.float(), alone, atol=1e-5):
+            expect(False, f"only the {which} scale counts in your loss: go over every scale "
+                   f"(one list of layer outputs per D) and average over the {len(fake)} scales")
     expect(torch.allclose(mine.float(), ref, atol=1e-5),
            f"on random 3-scale features the loss is {float(mine):.5f}, expected "
            f"{float(ref):.5f}")
@@ -117,6 +122,24 @@ def check_feature_matching_loss(fn: Callable[[Features, Features], torch.Tensor]
 # --------------------------------------------------------------------------- boundaries
 
 
+def _expect_no_border_artifacts(got: torch.Tensor, want: torch.Tensor, what: str) -> None:
+    """Fail with the wrap-around / padding message when ``got`` differs from ``want`` only by
+    extra 1s on the image's border."""
+    wrong = got != want
+    if not bool(wrong.any()):
+        return
+    border = torch.zeros_like(wrong)
+    border[:, 0], border[:, -1], border[:, :, 0], border[:, :, -1] = True, True, True, True
+    extra = border & (got == 1) & (want == 0)
+    i = int(wrong.flatten(1).any(1).float().argmax())      # the first map that is wrong
+    expect(bool((wrong & ~extra).any()),
+           "pixels on the image's border are marked where no neighbour INSIDE the image "
+           "differs: outside the image is not a neighbour (torch.roll wraps around to the "
+           "opposite border, and padding with a constant invents an id there); compare "
+           f"shifted slices instead. On {what} your map is\n{got[i].int().tolist()}\n"
+           f"expected\n{want[i].int().tolist()}")
+
+
 def _check_boundaries(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
     # Two cars side by side (ids 7000, 7001) on a road (0): 4 x 6 map.
     m = torch.tensor([[0, 0, 0, 0, 0, 0],
@@ -133,7 +156,9 @@ def _check_boundaries(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
            f"{tuple(out.shape)}")
     expect(out.is_floating_point(), f"return a float map (G takes it as an input channel), "
            f"got dtype {out.dtype}")
-    expect(float(fn(torch.full((1, 5, 7), 3)).abs().sum()) == 0,
+    single = fn(torch.full((1, 5, 7), 3)).float()
+    _expect_no_border_artifacts(single, torch.zeros(1, 5, 7), "a map with a single id (3)")
+    expect(float(single.abs().sum()) == 0,
            "a map with a single id has no boundary: the result should be all zeros")
     expected = torch.tensor([[0, 1, 1, 1, 1, 0],
                              [1, 1, 1, 1, 1, 1],
@@ -149,11 +174,26 @@ def _check_boundaries(fn: Callable[[torch.Tensor], torch.Tensor]) -> str:
     expect(torch.equal(out.float(), expected),
            f"on the two-cars example the map is\n{out[0].int().tolist()}\nexpected\n"
            f"{expected[0].int().tolist()}")
+    # Opposite borders that differ: a road on the left, a car on the right; sky on top, road
+    # below. Only the line between them is a boundary: the image does not wrap around.
+    split = torch.zeros(2, 4, 6, dtype=torch.long)
+    split[0, :, 3:] = 26000
+    split[1, 2:] = 23
+    want = reference_instance_boundaries(split)
+    got = fn(split).float()
+    _expect_no_border_artifacts(got, want, "two halves with different ids")
+    i = int((got != want).flatten(1).any(1).float().argmax())      # the first map that is wrong
+    expect(torch.equal(got, want), f"on a map of two halves with different ids the result is\n"
+           f"{got[i].int().tolist()}\nexpected\n{want[i].int().tolist()}")
     gen = torch.Generator().manual_seed(0)
     rnd = torch.randint(0, 3, (2, 9, 11), generator=gen) * 1000 + 7
     expect(torch.equal(fn(rnd).float(), reference_instance_boundaries(rnd)),
            "on random maps the result differs from the reference")
-    return "both sides of a boundary, 4-neighbours only, float, batch of maps"
+    blocks = torch.randint(0, 4, (2, 3, 4), generator=gen).repeat_interleave(3, 1)
+    blocks = blocks.repeat_interleave(3, 2) * 1000 + 26000                 # (2, 9, 12) blocks
+    expect(torch.equal(fn(blocks).float(), reference_instance_boundaries(blocks)),
+           "on random maps of 3x3 blocks the result differs from the reference")
+    return "both sides of a boundary, 4-neighbours only, no wrap-around, float, batch of maps"
 
 
 def check_instance_boundaries(fn: Callable[[torch.Tensor], torch.Tensor]
@@ -179,6 +219,27 @@ def _check_pool(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> str
     expect(torch.allclose(out, expected),
            f"hand-made example: got {out[0, 0].tolist()}, expected {expected[0, 0].tolist()} "
            f"(instance 1 has features 1, 2, 3 -> mean 2; instance 2 has 10, 20, 30 -> 20)")
+
+    # A street: road (id 0) above two touching cars of one class (ids 26000 and 26001).
+    street = torch.tensor([[[0, 0, 0, 0], [26000, 26000, 26001, 26001]]])
+    fs = torch.tensor([[[[1.0, 2.0, 3.0, 6.0], [10.0, 20.0, 40.0, 60.0]]]])
+    want = torch.tensor([[[[3.0, 3.0, 3.0, 3.0], [15.0, 15.0, 50.0, 50.0]]]])
+    got = fn(fs, street)
+    expect(isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(fs.shape),
+           f"the pooled features should have the features' shape {tuple(fs.shape)}, got "
+           f"{getattr(got, 'shape', type(got).__name__)}")
+    cars = street[0] != 0
+    if not torch.allclose(got, want):
+        if torch.allclose(got[0, 0][cars], want[0, 0][cars]):
+            expect(False, "the pixels with id 0 are not pooled: id 0 is an instance like any "
+                   f"other (in the streets it is the road), so its pixels get their mean too. "
+                   f"Got {got[0, 0].tolist()}, expected {want[0, 0].tolist()}")
+        if torch.allclose(got[0, 0][cars], torch.full((4,), 32.5)):
+            expect(False, "the two touching cars 26000 and 26001 got one common mean: pool by "
+                   "instance id, not by class (id // 1000), so each object keeps its own "
+                   f"style. Got {got[0, 0].tolist()}, expected {want[0, 0].tolist()}")
+        expect(False, f"on a road (id 0) above two touching cars (26000, 26001) got "
+               f"{got[0, 0].tolist()}, expected {want[0, 0].tolist()}")
 
     # Two images with the same ids: each image is pooled on its own.
     m2 = torch.stack([m[0], m[0]])
@@ -206,7 +267,7 @@ def _check_pool(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> str
     (reference_instance_average_pool(xr, ids) * weights).sum().backward()
     expect(x.grad is not None and torch.allclose(x.grad, xr.grad, atol=1e-5),  # type: ignore[arg-type]
            "the gradient differs from the reference's")
-    return "hand-computed means, per image, matches the reference, differentiable"
+    return "hand-computed means, id 0 and touching instances, per image, differentiable"
 
 
 def check_instance_average_pool(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

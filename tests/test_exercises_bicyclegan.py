@@ -27,14 +27,41 @@ def strict(monkeypatch):
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "1")
 
 
-def test_reparameterization_accepts_correct_answers(capsys):
-    assert check_reparameterization(good_reparam, good_kl) == (good_reparam, good_kl)
+def reparam_sqrt(mu, logvar):
+    eps = torch.randn(mu.shape, dtype=mu.dtype)
+    return eps * logvar.exp().sqrt() + mu
+
+
+def kl_sum_halves(mu, logvar):
+    per_sample = -0.5 * torch.sum(1 + logvar - mu ** 2 - torch.exp(logvar), dim=-1)
+    return per_sample.sum() / mu.shape[0]
+
+
+@pytest.mark.parametrize("reparam, kl", [(good_reparam, good_kl), (reparam_sqrt, kl_sum_halves),
+                                         (reparameterize, kl_divergence)])
+def test_reparameterization_accepts_correct_answers(reparam, kl, capsys):
+    assert check_reparameterization(reparam, kl) == (reparam, kl)
     assert "[PASS]" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("reparam, kl, reason", [
     (lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), good_kl, "exp\\(logvar / 2\\)"),
     (lambda mu, lv: mu, good_kl, "every sample equals mu"),
+    # bk_w_sharedeps: one eps for the whole batch
+    (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(1), good_kl,
+     "equal each other.*shares one eps"),
+    (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(1, mu.shape[1]), good_kl,
+     "shares one eps"),
+    # sampling without the reparameterisation trick
+    (lambda mu, lv: torch.normal(mu, (0.5 * lv).exp()), good_kl, "reparameterisation trick"),
+    (lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(), good_kl,
+     "z has no gradient"),
+    (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn_like(mu) * mu / mu.detach() ** 1,
+     good_kl, "dz/dmu must be 1"),
+    (lambda mu, lv: mu + (0.5 * lv.detach()).exp() * torch.randn_like(mu), good_kl,
+     "no gradient reaches mu or logvar"),
+    (lambda mu, lv: mu + (0.5 * lv).exp().detach() * torch.randn_like(mu) + 0 * lv, good_kl,
+     "dz/dlogvar must be"),
     (lambda mu, lv: torch.normal(mu.detach(), (0.5 * lv).exp().detach()), good_kl, "gradient"),
     (good_reparam, lambda mu, lv: (mu.pow(2) + lv.exp() - 1 - lv).sum(1).mean(), "twice"),
     (good_reparam, lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(), "batch"),
@@ -53,8 +80,28 @@ def frozen_latent(E, fake, z):
     return (mu - z).abs().mean()
 
 
-def test_latent_regression_accepts_correct_answers():
-    assert check_latent_regression(frozen_latent) is frozen_latent
+def frozen_context(E, fake, z):
+    flags = [p.requires_grad for p in E.parameters()]
+    for p in E.parameters():
+        p.requires_grad_(False)
+    try:
+        mu = E(fake)[0]
+    finally:
+        for p, flag in zip(E.parameters(), flags):
+            p.requires_grad_(flag)
+    return torch.nn.functional.l1_loss(mu, z)
+
+
+def no_grad_latent(E, fake, z):
+    with torch.no_grad():
+        mu, _ = E(fake)
+    return (mu - z).abs().mean()
+
+
+@pytest.mark.parametrize("fn", [frozen_latent, frozen_context,
+                                lambda E, f, z: latent_regression_loss(E, f, z)])
+def test_latent_regression_accepts_correct_answers(fn):
+    assert check_latent_regression(fn) is fn
 
 
 @pytest.mark.parametrize("wrong, reason", [
@@ -63,6 +110,7 @@ def test_latent_regression_accepts_correct_answers():
     (lambda E, f, z: frozen_latent(E, f.detach(), z), "do not detach"),
     (lambda E, f, z: (E.requires_grad_(False)(f)[0] - z).abs().mean(), "left frozen"),
     (lambda E, f, z: (E(f)[1] - z).abs().mean(), "logvar"),
+    (no_grad_latent, "torch.no_grad\\(\\)"),
 ])
 def test_latent_regression_names_the_mistake(wrong, reason):
     with pytest.raises(ExerciseFailed, match=reason):
@@ -74,8 +122,30 @@ def good_hybrid(pe, pr, fake, real, mu, logvar, lambda_l1=10.0, lambda_kl=0.01):
     return gan + lambda_l1 * l1_loss(fake, real) + lambda_kl * kl_divergence(mu, logvar)
 
 
-def test_hybrid_loss_accepts_correct_answers():
-    assert check_hybrid_generator_loss(good_hybrid) is good_hybrid
+def hybrid_loop(pe, pr, fake, real, mu, logvar, lambda_l1=10.0, lambda_kl=0.01):
+    total = lambda_l1 * (fake - real).abs().mean()
+    total = total + lambda_kl * 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1).mean()
+    for preds in (pe, pr):
+        for p in preds:
+            total = total + ((p - 1) ** 2).mean()
+    return total
+
+
+def hybrid_variant(pe, pr, fake, real, mu, logvar, lambda_l1=10.0, lambda_kl=0.01, kl=None,
+                   scales=None, gan_weight=1.0):
+    """The hybrid loss with one thing changed, to make the typical wrong answers."""
+    pick = scales if callable(scales) else list
+    gan = sum(LSGAN(p, True, for_discriminator=False) for p in pick(pe) + pick(pr))
+    if scales == "mean":
+        gan = (sum(LSGAN(p, True, for_discriminator=False) for p in pe) / len(pe)
+               + sum(LSGAN(p, True, for_discriminator=False) for p in pr) / len(pr))
+    kl_value = kl(mu, logvar) if kl is not None else kl_divergence(mu, logvar)
+    return gan_weight * gan + lambda_l1 * l1_loss(fake, real) + lambda_kl * kl_value
+
+
+@pytest.mark.parametrize("fn", [good_hybrid, hybrid_loop, hybrid_generator_loss])
+def test_hybrid_loss_accepts_correct_answers(fn):
+    assert check_hybrid_generator_loss(fn) is fn
 
 
 @pytest.mark.parametrize("wrong, reason", [
@@ -87,6 +157,12 @@ def test_hybrid_loss_accepts_correct_answers():
      "cLR-GAN branch"),
     (lambda pe, pr, f, r, mu, lv: good_hybrid(pe[:1], pr[:1], f, r, mu, lv), "first scale"),
     (lambda pe, pr, f, r, mu, lv: good_hybrid(pe, pr, f, r, mu, lv) + 1.0, "expected"),
+    (lambda *a: hybrid_variant(*a, kl=lambda mu, lv: -kl_divergence(mu, lv)), "wrong sign"),
+    (lambda *a: hybrid_variant(*a, kl=lambda mu, lv: 0.5 * (mu ** 2 + lv - 1 - lv).sum(1)
+                               .mean()), "exp\\(logvar\\) belongs"),
+    (lambda *a: hybrid_variant(*a, scales=lambda ps: list(ps)[-1:]), "last scale"),
+    (lambda *a: hybrid_variant(*a, scales="mean"), "averaged over D's scales"),
+    (lambda *a: hybrid_variant(*a, gan_weight=0.5), "GAN terms count half"),
 ])
 def test_hybrid_loss_names_the_mistake(wrong, reason):
     with pytest.raises(ExerciseFailed, match=reason):

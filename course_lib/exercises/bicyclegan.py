@@ -44,8 +44,16 @@ def _check_reparameterization(fns: tuple[Fn, Fn]) -> str:
     z = reparam(mu, logvar)
     expect(isinstance(z, torch.Tensor) and z.shape == mu.shape,
            f"reparameterize must return a tensor shaped like mu {tuple(mu.shape)}")
-    expect(float(z.detach().std()) > 0.1, "every sample equals mu: add exp(logvar / 2) * eps with "
-                                          "eps = torch.randn_like(mu)")
+    zd = z.detach()
+    if bool((zd == zd[:1]).all()):
+        if torch.allclose(zd, mu.detach()):
+            expect(False, "every sample equals mu: add exp(logvar / 2) * eps with "
+                          "eps = torch.randn_like(mu)")
+        expect(False, "every row of z is the same sample (they differ from mu but equal each "
+                      "other): the whole batch shares one eps; draw one per element, "
+                      "eps = torch.randn_like(mu)")
+    expect(float(zd.std()) > 0.1, "the samples barely vary: z = mu + exp(logvar / 2) * eps "
+                                  "with eps = torch.randn_like(mu)")
     mean, std = float(z.detach().mean()), float(z.detach().std())
     expect(abs(mean - 3.0) < 0.05, f"the samples' mean is {mean:.3f}, expected mu = 3: z = mu + "
                                    "std * eps with eps of mean 0")
@@ -61,7 +69,17 @@ def _check_reparameterization(fns: tuple[Fn, Fn]) -> str:
     expect(mu.grad is not None and logvar.grad is not None,
            "no gradient reaches mu or logvar: compute z from them with tensor operations (no "
            ".detach(), no torch.normal(mu, std), which is not differentiable)")
-    expect(torch.allclose(mu.grad, torch.ones_like(mu)), "dz/dmu must be 1")
+    if float(mu.grad.abs().sum()) == 0 and float(logvar.grad.abs().sum()) == 0:
+        expect(False, "the gradient to mu and logvar is zero: z is sampled without the "
+                      "reparameterisation trick (torch.normal(mu, std) and Normal(mu, std)"
+                      ".sample() give no gradient to mu and std); write z = mu + "
+                      "exp(logvar / 2) * eps with eps = torch.randn_like(mu)")
+    expect(torch.allclose(mu.grad, torch.ones_like(mu)),
+           "dz/dmu must be 1: z = mu + exp(logvar / 2) * eps, with eps drawn independently of "
+           "mu (torch.randn_like(mu))")
+    expect(torch.allclose(logvar.grad, (zd - mu.detach()) / 2, atol=1e-4),
+           "dz/dlogvar must be exp(logvar / 2) * eps / 2 = (z - mu) / 2: z = mu + "
+           "exp(logvar / 2) * eps, with eps drawn from N(0, 1) and not computed from logvar")
     torch.manual_seed(1)
     a = reparam(mu.detach()[:8], logvar.detach()[:8])
     torch.manual_seed(1)
@@ -111,10 +129,22 @@ def _check_latent(fn: Fn) -> str:
     fake = (torch.rand(3, 3, 16, 16) * 2 - 1).requires_grad_(True)
     z = torch.randn(3, 4)
     want = latent_regression_loss(E, fake, z)
-    loss = fn(E, fake, z)
+    seen: list[tuple[bool, bool]] = []     # (grad enabled, input requires grad) per E call
+    hook = E.register_forward_hook(
+        lambda module, args, out: seen.append(
+            (torch.is_grad_enabled(), bool(args and getattr(args[0], "requires_grad", False)))))
+    try:
+        loss = fn(E, fake, z)
+    finally:
+        hook.remove()
     expect(isinstance(loss, torch.Tensor) and loss.dim() == 0,
            "return the loss as a scalar tensor")
     if loss.requires_grad is False:
+        if seen and not any(enabled for enabled, _ in seen):
+            expect(False, "the loss has no gradient: E ran under torch.no_grad(), which cuts "
+                          "the path from the loss back to G as well. Freeze E's parameters "
+                          "instead (E.requires_grad_(False)): the gradient then still flows "
+                          "through E into the generated image")
         expect(False, "the loss has no gradient: do not detach the generated image, G must "
                       "learn from this term (only E's own parameters are frozen)")
     mu, logvar = E(fake.detach())
@@ -160,7 +190,17 @@ def _check_hybrid(fn: Fn) -> str:
     g1 = multiscale_gan_loss(gan, preds_enc, True, False)
     g2 = multiscale_gan_loss(gan, preds_rnd, True, False)
     l1, kl = l1_loss(fake, real), kl_divergence(mu, logvar)
+    kl_no_exp = 0.5 * (mu.square() - 1).sum(1).mean()       # logvar where exp(logvar) belongs
+    last = gan(preds_enc[-1], True, False) + gan(preds_rnd[-1], True, False)
     hints = [
+        (want - 0.02 * kl, "the KL term has the wrong sign: KL = 0.5 * sum(mu^2 + exp(logvar) - "
+                           "1 - logvar) is >= 0 and the loss ADDS lambda_kl * KL (minimising "
+                           "pulls E's codes towards N(0, I))"),
+        (want - 0.01 * kl + 0.01 * kl_no_exp,
+         "the KL term has logvar where the variance exp(logvar) belongs: KL = 0.5 * sum(mu^2 + "
+         "exp(logvar) - 1 - logvar)"),
+        (want - g1 - g2 + last, "only the last scale of each discriminator is used: sum the GAN "
+                                "loss over the whole list of logit maps"),
         (want - 0.01 * kl, "the KL term is missing (+ lambda_kl * KL(mu, logvar))"),
         (want - 0.01 * kl + kl, "the KL term is not weighted: multiply it by lambda_kl = 0.01"),
         (want - 10 * l1, "the L1 reconstruction term is missing (+ lambda_l1 * L1)"),
@@ -174,6 +214,21 @@ def _check_hybrid(fn: Fn) -> str:
     for value, message in hints:
         if _close(got, value):
             expect(False, message)
+    if _close(got, want - (g1 + g2) / 2):
+        # With two scales, "mean over the scales" and "half the GAN terms" give the same
+        # value: tell them apart on three scales.
+        third = [torch.randn(2, 1, 1, 1, generator=g), torch.randn(2, 1, 1, 1, generator=g)]
+        pe3, pr3 = preds_enc + third[:1], preds_rnd + third[1:]
+        want3 = hybrid_generator_loss(pe3, pr3, fake, real, mu, logvar)
+        gan3 = multiscale_gan_loss(gan, pe3, True, False) + multiscale_gan_loss(gan, pr3, True,
+                                                                                False)
+        got3 = fn(pe3, pr3, fake, real, mu, logvar)
+        if _close(got3, want3 - gan3 * 2 / 3):
+            expect(False, "the GAN loss is averaged over D's scales: sum it over the list of "
+                          "logit maps (each scale is a discriminator of its own)")
+        expect(False, "the GAN terms count half: add both branches' GAN losses in full "
+                      "(cVAE-GAN + cLR-GAN, each summed over its scales), not their average or "
+                      "half their sum")
     expect(_close(got, want), f"loss = {float(got):.5f}, expected {float(want):.5f}: the sum of "
                               "the LSGAN generator loss (target real) on both branches' logit "
                               "maps (summed over scales), lambda_l1 * L1 and lambda_kl * KL")

@@ -675,27 +675,36 @@ def _smooth(values: Sequence[float], window: int) -> list[float]:
 
 
 def plot_history(history: History, keys: Sequence[str] | None = None, smooth: int | None = None,
-                 title: str | None = None, axes: Any = None):  # type: ignore[no-untyped-def]
-    """Plot the losses of a run, and D's mean probabilities on real and fake pairs beside them.
+                 title: str | None = None, axes: Any = None,
+                 d_output: str = "probability"):  # type: ignore[no-untyped-def]
+    """Plot the losses of a run, and D's mean outputs on real and fake pairs beside them.
 
     The right panel is the one to read when training goes wrong: ``D_real`` near 1 and
     ``D_fake`` near 0 for a long stretch means D is winning and G gets little signal
     (while ``loss_G_GAN`` climbs). Near 0.5 each, neither is winning, which is how a
-    healthy GAN looks.
+    healthy GAN looks (for LSGAN's targets 1 and 0 too: its optimal D is 0.5 where the
+    fake and real distributions agree).
 
     Args:
         history: ``run.history`` (or any :class:`~course_lib.train.engine.History`).
         keys: the loss curves to draw; default D's loss and G's two terms (``loss_D``,
             ``loss_G_GAN``, ``loss_G_L1``; the L1 term unweighted, the mean absolute error).
         smooth: moving-average window in logged points; default about 1/50 of the run.
-        title: a title over both panels.
+        title: a title over both panels of a new figure; with ``axes`` given, a title on each
+            panel instead, so that several runs drawn into one figure keep their own labels.
         axes: two matplotlib axes to draw into; default a new figure.
+        d_output: what ``D_real`` / ``D_fake`` hold: ``"probability"`` (the mean of
+            sigmoid(D), as pix2pix's trainer records them: drawn on 0..1) or ``"raw"`` (D's mean
+            output itself, as the LSGAN trainers of pix2pixHD and BicycleGAN record them: not
+            a probability, not clipped).
 
     Returns:
         the figure.
     """
     import matplotlib.pyplot as plt
 
+    if d_output not in ("probability", "raw"):
+        raise ValueError(f"d_output={d_output!r}: use 'probability' or 'raw'")
     if not history.rows:
         raise ValueError("the history is empty: train for at least one logged step")
     recorded = [k for k in history.rows[0] if k != "step"]
@@ -708,6 +717,7 @@ def plot_history(history: History, keys: Sequence[str] | None = None, smooth: in
     if smooth is None:
         smooth = max(1, len(history.rows) // 50)
     probs = [k for k in ("D_real", "D_fake") if k in recorded]
+    own_figure = axes is None
     if axes is None:
         ncols = 2 if probs else 1
         fig, axs = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.0), squeeze=False)
@@ -721,14 +731,22 @@ def plot_history(history: History, keys: Sequence[str] | None = None, smooth: in
     axes[0].set(xlabel="step", ylabel="loss")
     axes[0].legend(fontsize=8)
     if probs and len(axes) > 1:
+        what = "mean sigmoid(D)" if d_output == "probability" else "mean D output"
         for key in probs:
             steps, values = history.series(key)
-            axes[1].plot(steps, _smooth(values, smooth), label=f"{key} = mean sigmoid(D)")
+            axes[1].plot(steps, _smooth(values, smooth), label=f"{key} = {what}")
         axes[1].axhline(0.5, color="grey", lw=0.8, ls="--")
-        axes[1].set(xlabel="step", ylabel="D's probability 'real'", ylim=(0, 1))
+        if d_output == "probability":
+            axes[1].set(xlabel="step", ylabel="D's probability 'real'", ylim=(0, 1))
+        else:
+            axes[1].set(xlabel="step", ylabel="D's mean output (targets 1 real, 0 fake)")
         axes[1].legend(fontsize=8)
-    if title:
+    if title and own_figure:
         fig.suptitle(title, fontsize=10)
+    elif title:
+        axes[0].set_title(f"{title}: losses", fontsize=10)
+        if probs and len(axes) > 1:
+            axes[1].set_title(f"{title}: D's outputs", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -354,7 +354,9 @@ class BicycleRun:
                 f"{self.step}/{self.steps}, {self.seconds:.0f} s{where})")
 
     def plot_history(self, **kwargs: Any):  # type: ignore[no-untyped-def]
-        """:func:`~course_lib.experiment.plot_history` of this run (losses and D's outputs)."""
+        """:func:`~course_lib.experiment.plot_history` of this run (losses and D's outputs:
+        raw, averaged over D's scales)."""
+        kwargs.setdefault("d_output", "raw")
         return plot_history(self.history, title=self.name, **kwargs)
 
 

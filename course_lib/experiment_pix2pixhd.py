@@ -289,10 +289,13 @@ class Pix2PixHDRun:
                 f"{self.seconds:.0f} s{where})")
 
     def plot_history(self, keys: Sequence[str] | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
-        """Loss curves (D, G's GAN and feature-matching terms) and D's mean outputs."""
+        """Loss curves (D, G's GAN and feature-matching terms) and D's mean outputs on the
+        finest scale (raw LSGAN outputs; the mean sigmoid with the vanilla loss)."""
         recorded = self.history.keys()
         keys = keys or [k for k in ("loss_D", "loss_G_GAN", "loss_G_FM", "loss_G_VGG")
                         if k in recorded]
+        kwargs.setdefault("d_output", "probability" if self.model.config.gan_mode == "vanilla"
+                          else "raw")
         return plot_history(self.history, keys=keys, title=self.name, **kwargs)
 
 

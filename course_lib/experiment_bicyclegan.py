@@ -563,6 +563,8 @@ def show_multimodal_samples(runs: Mapping[str, BicycleRun], inputs: Sequence[int
                             num_z: int = 6, size: float = 1.5):  # type: ignore[no-untyped-def]
     """For each run and each chosen validation input: the input, then ``num_z`` outputs from
     the run's evaluation, each titled with its classified mode ("-" = no mode)."""
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     from course_lib.viz import to_display
@@ -570,14 +572,17 @@ def show_multimodal_samples(runs: Mapping[str, BicycleRun], inputs: Sequence[int
     if not runs:
         raise ValueError("runs is empty: pass {name: run}")
     rows = [(name, i) for name in runs for i in inputs]
-    fig, axes = plt.subplots(len(rows), num_z + 1, figsize=(size * (num_z + 1), size * len(rows)),
+    label_width = 1.1       # inches for the horizontal row labels left of the first column
+    fig, axes = plt.subplots(len(rows), num_z + 1,
+                             figsize=(size * (num_z + 1) + label_width, size * len(rows)),
                              squeeze=False)
     for r, (name, i) in enumerate(rows):
         ev = _evaluation_of(runs[name], name)
         if ev.samples is None:
             raise ValueError(f"run {name!r} kept no samples")
         axes[r, 0].imshow(to_display(runs[name].val_pairs["A"][i]))
-        axes[r, 0].set_ylabel(f"{name}\ninput {i}", fontsize=8)
+        label = "\n".join(textwrap.wrap(name, 14)) + f"\ninput {i}"
+        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
         for c in range(num_z + 1):
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])

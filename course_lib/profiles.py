@@ -67,7 +67,7 @@ class Profile:
         """One line that says what this profile runs."""
         h, w = self.hd_size
         return (
-            f"profile {self.name}: {self.image_size}px images, streets {w}x{h}, "
+            f"profile {self.name}: {self.image_size}px images, streets {w}x{h} (width x height), "
             f"ngf/ndf {self.ngf}/{self.ndf}, batch {self.batch_size}, {self.steps} steps, "
             f"{self.train_size} train / {self.eval_size} eval pairs"
         )

@@ -78,7 +78,8 @@ def _check(fn: ABImage) -> str:
            f"the error for sides of different sizes should name both sizes; it says: {err}")
     refused(a, rgb(10, 12), ": same height, different width")
     refused(a, rgb(12, 10), ": same width, different height")
-    return "A on the left, B on the right, RGB, (width, height) read right, mismatched sizes refused"
+    return ("A on the left, B on the right, RGB, (width, height) read right, mismatched sizes "
+            "refused")
 
 
 def check_ab_image(fn: ABImage) -> ABImage:

@@ -22,8 +22,8 @@ import os
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-__all__ = ["ExerciseFailed", "ExerciseResult", "expect", "expect_raises", "run_check", "strict_mode",
-           "STRICT_ENV"]
+__all__ = ["ExerciseFailed", "ExerciseResult", "expect", "expect_raises", "run_check",
+           "strict_mode", "STRICT_ENV"]
 
 T = TypeVar("T")
 STRICT_ENV = "COURSE_STRICT_EXERCISES"

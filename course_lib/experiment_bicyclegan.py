@@ -581,7 +581,7 @@ def show_multimodal_samples(runs: Mapping[str, BicycleRun], inputs: Sequence[int
         if ev.samples is None:
             raise ValueError(f"run {name!r} kept no samples")
         axes[r, 0].imshow(to_display(runs[name].val_pairs["A"][i]))
-        label = "\n".join(textwrap.wrap(name, 14)) + f"\ninput {i}"
+        label = "\n".join(textwrap.wrap(name, 12, break_long_words=False)) + f"\ninput {i}"
         axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
         for c in range(num_z + 1):
             axes[r, c].set_xticks([])

@@ -152,7 +152,7 @@ pix2pixHD trains on label maps WITH instance maps: --data streets (procedural st
                    2/3 of the steps), phase 2 G2 with G1 frozen (--fix-global-steps, default
                    1/10 of the rest), phase 3 all jointly; or --global-from a finished 512p run
                    (the official recipe: then 100 epochs, 10 with G1 frozen)
---profile ci|cpu|gpu takes notebook 05's sizes (cpu: G1 at 64x128, the enhancer at 128x256);
+--profile ci|cpu|gpu takes notebook 05's sizes (cpu: G1 at 128x64, the enhancer at 256x128);
 the paper's sizes need a large GPU (1024p: about 24 GB, see docs/pix2pixhd_at_scale.md).
 
 examples:

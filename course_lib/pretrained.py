@@ -556,3 +556,66 @@ def format_models(root: str | os.PathLike = "data/pretrained") -> str:
                      "yes" if model_path(m.name, root).is_file() else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathLike, *,
+                    root: str | os.PathLike = "data/pretrained", num: int = 1, seed: int = 0,
+                    device: str | None = None) -> list[Path]:
+    """Run a downloaded published model on every image under ``inputs``; PNGs under ``output``.
+
+    Each input is resized to the size the authors' test script uses (256, or 512 for
+    BicycleGAN's maps). pix2pix runs as the official ``test.py`` does by default: dropout on
+    and batch norm with the statistics of the image (the paper's test-time mode, Sec. 3.3),
+    one image per batch. BicycleGAN draws ``z ~ N(0, I)`` per output (``num`` per input); for
+    a one-channel model the input is turned to gray as its data loader does. Existing files
+    under ``output`` are never overwritten.
+    """
+    from PIL import Image
+
+    from course_lib.data.jitter import resize
+    from course_lib.data.paired import PairedImageDataset
+    from course_lib.models.unet import at_test_time
+    from course_lib.runner import _input_files
+
+    info = get_model(name)
+    if info.arch == "pix2pixhd:G":
+        raise ValueError(f"{info.name} reads one-hot Cityscapes label maps with instance "
+                         f"boundaries, not images: load it in Python with load_published"
+                         f"({info.name!r}) and feed course_lib.models.instance.generator_input")
+    if num < 1:
+        raise ValueError(f"num must be positive, got {num}")
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    G = load_published(info.name, root).to(dev)
+    size = info.size if isinstance(info.size, tuple) else (info.size, info.size)
+    in_nc = {**DEFAULTS[info.arch], **info.options}["input_nc"]
+    src, out_dir = Path(inputs), Path(output)
+    files = _input_files(src)
+    written: list[Path] = []
+    gen = torch.Generator().manual_seed(seed)
+    for path in files:
+        with Image.open(path) as image:
+            image.load()
+            x = PairedImageDataset._image_tensor(image)              # (3, h0, w0) in [-1, 1]
+        x = resize(x, size)
+        if in_nc == 1:                                               # ITU-R 601 luma
+            x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+        x = x[None].to(dev)
+        rel = path.relative_to(src) if src.is_dir() else Path(path.name)
+        for k in range(num):
+            target = out_dir / rel.with_suffix("")
+            target = target.with_name(target.name + (f"_{k}" if num > 1 else "") + ".png")
+            if target.exists():
+                raise FileExistsError(f"{target} exists: choose an empty --output folder")
+            with torch.no_grad():
+                if info.arch == "pix2pix:G":
+                    torch.manual_seed(seed + k)
+                    with at_test_time(G, "paper"):
+                        y = G(x)[0]
+                else:
+                    z = torch.randn(1, G.nz, generator=gen).to(dev)
+                    y = G(x, z)[0]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            array = y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+            Image.fromarray(array).save(target)
+            written.append(target)
+    return written

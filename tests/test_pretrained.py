@@ -616,3 +616,41 @@ def test_published_registry() -> None:
         get_model("edges2shoes")
     assert model_path("pix2pix/sat2map", "x").as_posix() == "x/pix2pix/sat2map/latest_net_G.pth"
     assert set(ARCHS) == set(DEFAULTS)
+
+
+def test_cli_list_download_and_sample_official(tmp_path, monkeypatch, capsys) -> None:
+    """`pretrained list | download` and `sample --official`, offline (a file:// URL)."""
+    import dataclasses
+
+    from PIL import Image
+
+    import course_lib.pretrained as P
+    from course_lib.cli import main
+
+    ref = _randomize(reference("bicyclegan:G", ngf=2, nz=3, input_nc=1))
+    enc = _randomize(reference("bicyclegan:E", ndf=2, output_nc=3))
+    torch.save(ref.state_dict(), tmp_path / "tiny_net_G.pth")
+    torch.save(enc.state_dict(), tmp_path / "tiny_net_E.pth")
+    tiny = dataclasses.replace(P.PUBLISHED["bicyclegan/edges2shoes"],
+                               url=(tmp_path / "tiny_net_G.pth").as_uri(),
+                               options=dict(input_nc=1, ngf=2, nz=3),
+                               files={"E": (tmp_path / "tiny_net_E.pth").as_uri()})
+    monkeypatch.setitem(P.PUBLISHED, "bicyclegan/edges2shoes", tiny)
+    monkeypatch.chdir(tmp_path)
+    assert main(["pretrained", "list"]) == 0
+    assert "bicyclegan/edges2shoes" in capsys.readouterr().out
+    assert main(["pretrained", "download", "bicyclegan/edges2shoes"]) == 0
+    assert model_path("bicyclegan/edges2shoes", "data/pretrained", "E").is_file()
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (300, 200), (255, 255, 255)).save(tmp_path / "in" / "edge.png")
+    assert main(["sample", "--official", "bicyclegan/edges2shoes", "--input", "in",
+                 "--output", "out", "--num", "2"]) == 0
+    outs = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in outs] == ["edge_0.png", "edge_1.png"]
+    with Image.open(outs[0]) as im:
+        assert im.size == (256, 256)
+    assert main(["sample", "--official", "bicyclegan/edges2shoes", "--input", "in",
+                 "--output", "out", "--num", "2"]) == 1          # never overwrites
+    assert "exists" in capsys.readouterr().err
+    assert main(["pretrained", "download", "pix2pixhd/label2city_1024p"]) == 1
+    assert "Google Drive" in capsys.readouterr().err

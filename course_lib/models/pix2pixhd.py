@@ -24,7 +24,8 @@ Layer configuration and defaults follow the official implementation (NVIDIA/pix2
 ``ngf=64``, 4 down-samplings and 9 residual blocks in G1, 3 residual blocks in the enhancer,
 ``ndf=64``, ``n_layers=3``; every convolution carries a bias (instance norm has no learned
 shift; the official code keeps them with batch norm too); down-sampling between scales is a
-3x3 average pool with stride 2 that ignores the padding. ``LocalEnhancer(ngf=32)`` (the 2048x1024 script) holds a G1 of width 64, as there.
+3x3 average pool with stride 2 that ignores the padding. ``LocalEnhancer(ngf=32)`` (the
+2048x1024 script) holds a G1 of width 64, as there.
 The paper's Cityscapes input is 35 one-hot label channels + 1 boundary channel (+ 3 instance
 feature channels for G when the feature encoder is used).
 

@@ -310,6 +310,10 @@ def _expected(net: nn.Module, pairs: _Pairs) -> tuple[dict[str, str], set[str]]:
 
 def _read(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     if isinstance(source, Mapping):
+        bad = next((k for k, v in source.items() if not isinstance(v, torch.Tensor)), None)
+        if bad is not None:
+            raise ValueError(f"the given state dict maps {bad!r} to a "
+                             f"{type(source[bad]).__name__}, not a tensor")
         return dict(source), "the given state dict"
     path = Path(source)
     if not path.is_file():
@@ -324,7 +328,7 @@ def _read(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Any]
                          f"checkpoints are state dicts; re-save the weights with "
                          f"torch.save(net.state_dict(), path)") from err
     except (EOFError, RuntimeError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise ValueError(f"{path} could not be read as a PyTorch checkpoint ({size_of(path)}; "
+        raise ValueError(f"{path} could not be read as a PyTorch checkpoint ({_size_of(path)}; "
                          f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                          f"): it is truncated or corrupt. Download it again") from err
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor)
@@ -334,7 +338,7 @@ def _read(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, Any]
     return dict(state), str(path)
 
 
-def size_of(path: Path) -> str:
+def _size_of(path: Path) -> str:
     return f"{path.stat().st_size} bytes"
 
 

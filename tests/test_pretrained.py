@@ -571,6 +571,8 @@ def test_file_round_trip_and_bad_files(tmp_path) -> None:
     plain.write_bytes(pickle.dumps({"a": 1}, protocol=2))
     with pytest.raises(ValueError, match="plain.pkl"):
         load_official(plain, "pix2pix:D")
+    with pytest.raises(ValueError, match="maps 'model.0.weight' to a str"):
+        load_official({"model.0.weight": "x"}, "pix2pix:D")
 
 
 def test_mismatches_are_named() -> None:

@@ -469,7 +469,7 @@ PUBLISHED: dict[str, PublishedModel] = {m.name: m for m in (
     PublishedModel(
         "pix2pixhd/label2city_1024p", "pix2pixhd:G",
         "https://drive.google.com/file/d/1h9SykUnuZul7J3Nbms2QGH1wa85nbN2-/view?usp=sharing",
-        options=dict(netG="local", ngf=32), dataset="cityscapes", direction="label2photo",
+        options=dict(netG="local", ngf=32), dataset="cityscapes", direction="AtoB",
         size=(1024, 2048),
         note=("a Google Drive link (the README's): download it in a browser and save "
               "latest_net_G.pth at the path `pretrained list` shows. Input: 35 one-hot "

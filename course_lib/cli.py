@@ -10,6 +10,8 @@ returns an exit status:
 * ``evaluate RUN`` -- FCN-score (where class maps exist), L1, PSNR/SSIM, sharpness, diversity;
 * ``sample RUN --input DIR --output DIR`` -- translate a folder of images;
 * ``download NAME`` -- the pix2pix datasets (:mod:`course_lib.data.download`);
+* ``pretrained list | download NAME`` -- the authors' published models
+  (:mod:`course_lib.pretrained`); ``sample --official NAME`` runs one;
 * ``bench`` -- training speed: eager fp32 vs channels_last, autocast, compile, CUDA graphs
   (:mod:`course_lib.benchmark`).
 
@@ -377,7 +379,11 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
                 "  python -m course_lib sample runs/shapes_bicyclegan --input outline.png "
                 "--num 6 --output out/"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", metavar="RUN", help="a run folder written by `train`")
+    parser.add_argument("run_dir", metavar="RUN", nargs="?", default=None,
+                        help="a run folder written by `train`")
+    parser.add_argument("--official", metavar="NAME", default=None,
+                        help="instead of RUN: an authors' published model (see `pretrained "
+                             "list`), downloaded with `pretrained download NAME`")
     parser.add_argument("--input", required=True, metavar="PATH", help="an image or a folder")
     parser.add_argument("--output", required=True, metavar="DIR", help="folder for the outputs")
     parser.add_argument("--ab", action="store_true", help="inputs are AB files (split them)")
@@ -395,6 +401,10 @@ def _run_sample(args: argparse.Namespace) -> int:
     from course_lib.recipes import ModelUnavailable
     from course_lib.runner import sample
 
+    if (args.run_dir is None) == (args.official is None):
+        args.parser.error("give either a RUN folder or --official NAME")
+    if args.official is not None:
+        return _run_sample_official(args)
     try:
         paths = sample(args.run_dir, args.input, args.output, ab=args.ab,
                        direction=args.direction, test_mode=args.test_mode, num=args.num,
@@ -402,6 +412,56 @@ def _run_sample(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, KeyError, ModelUnavailable) as err:
         return _fail(err)
     print(f"wrote {len(paths)} image(s) to {args.output}")
+    return 0
+
+
+def _run_sample_official(args: argparse.Namespace) -> int:
+    from course_lib.pretrained import sample_official
+
+    try:
+        paths = sample_official(args.official, args.input, args.output, num=args.num,
+                                seed=args.seed, device=args.device)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
+        return _fail(err)
+    print(f"wrote {len(paths)} image(s) to {args.output}")
+    return 0
+
+
+# --------------------------------------------------------------------------- pretrained
+
+
+def _add_pretrained(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "pretrained", help="the authors' published models: list, download",
+        description=("The models the authors of pix2pix, pix2pixHD and BicycleGAN published, "
+                     "loaded into the course's own networks (course_lib.pretrained). "
+                     "Downloads go to ROOT/REPO/TASK/latest_net_G.pth and resume if "
+                     "interrupted."),
+        epilog=("examples:\n  python -m course_lib pretrained list\n"
+                "  python -m course_lib pretrained download pix2pix/facades_label2photo\n"
+                "  python -m course_lib sample --official pix2pix/facades_label2photo "
+                "--input labels/ --output out/"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("list", "download"))
+    parser.add_argument("name", nargs="?", default=None, metavar="NAME")
+    parser.add_argument("--root", default="data/pretrained", metavar="DIR")
+    parser.set_defaults(handler=_run_pretrained, parser=parser)
+
+
+def _run_pretrained(args: argparse.Namespace) -> int:
+    from course_lib.data.download import DownloadError
+    from course_lib.pretrained import download_model, format_models
+
+    if args.action == "list":
+        print(format_models(args.root))
+        return 0
+    if args.name is None:
+        args.parser.error("download needs a NAME (see `pretrained list`)")
+    try:
+        path = download_model(args.name, args.root)
+    except (KeyError, DownloadError) as err:
+        return _fail(err)
+    print(f"{args.name}: {path}")
     return 0
 
 
@@ -446,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_sample(sub)
     _add_download(sub)
+    _add_pretrained(sub)
     _add_bench(sub)
     return parser
 

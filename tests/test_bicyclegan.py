@@ -71,10 +71,10 @@ def test_generator_shapes_and_it_uses_z(where_add):
 
 def test_add_to_all_feeds_z_to_every_encoder_level():
     G = LatentUNetGenerator(in_channels=3, nz=5, num_downs=4, ngf=4, where_add="all")
-    downs = [m.down[0] for m in G.modules() if hasattr(m, "down")]
+    downs = [m.down[-1 if m.outermost else 1] for m in G.modules() if hasattr(m, "down")]
     assert [c.in_channels for c in downs] == [3 + 5, 4 + 5, 8 + 5, 16 + 5]
     G_in = LatentUNetGenerator(in_channels=3, nz=5, num_downs=4, ngf=4, where_add="input")
-    downs = [m.down[0] for m in G_in.modules() if hasattr(m, "down")]
+    downs = [m.down[-1 if m.outermost else 1] for m in G_in.modules() if hasattr(m, "down")]
     assert [c.in_channels for c in downs] == [3 + 5, 4, 8, 16]
 
 

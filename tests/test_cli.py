@@ -40,7 +40,8 @@ def test_help_lists_the_commands(capsys):
 
 def test_only_real_commands_are_registered():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert sorted(sub.choices) == ["bench", "download", "evaluate", "sample", "train"]
+    assert sorted(sub.choices) == ["bench", "download", "evaluate", "pretrained", "sample",
+                                   "train"]
     assert main(["train"]) == 2  # a model must be named
 
 

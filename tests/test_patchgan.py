@@ -11,8 +11,9 @@ from course_lib.models import (ImageDiscriminator, PatchDiscriminator, PixelDisc
 # The official 70x70 PatchGAN (n_layers=3, ndf=64, 6 input channels, batch norm), by layer:
 # 6*64*16+64 | 64*128*16 + BN 256 | 128*256*16 + BN 512 | 256*512*16 + BN 1024 | 512*16+1
 PATCH_70_PARAMS = 6208 + 131072 + 256 + 524288 + 512 + 2097152 + 1024 + 8193
-# PixelGAN: 6*64+64 | 64*128 + BN 256 | 128+1
-PIXEL_PARAMS = 448 + 8192 + 256 + 129
+# PixelGAN: 6*64+64 | 64*128 + BN 256 | 128 (the official code gives the last 1x1 conv a
+# bias only without batch norm) = 9,024
+PIXEL_PARAMS = 448 + 8192 + 256 + 128
 
 
 def n_params(m: nn.Module) -> int:

@@ -92,7 +92,8 @@ def test_multiscale_discriminator_scales_and_features() -> None:
     D = MultiscaleDiscriminator(6, ndf=4, n_layers=3, num_D=3)
     x = torch.randn(2, 6, 128, 256)
     logits = D(x)
-    assert [tuple(o.shape) for o in logits] == [(2, 1, 14, 30), (2, 1, 6, 14), (2, 1, 2, 6)]
+    # official padding 2: 128 -> 19, 64 -> 11, 32 -> 7 (padding 1 would give 14, 6, 2)
+    assert [tuple(o.shape) for o in logits] == [(2, 1, 19, 35), (2, 1, 11, 19), (2, 1, 7, 11)]
     feats = D(x, return_features=True)
     assert len(feats) == 3 and all(len(f) == 5 for f in feats)
     assert torch.equal(feats[1][-1], logits[1])

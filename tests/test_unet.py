@@ -96,22 +96,30 @@ def test_layer_layout_follows_the_paper() -> None:
     convs = [m for m in g.modules() if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in convs] == [8, 16, 32, 64, 64, 64, 64, 64]   # C64-...-C512
     assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) for c in convs)
-    # no norm after the first encoder conv: its down path is conv -> LeakyReLU
+    # official layout: the outermost down path is the conv alone; every deeper level starts
+    # with LeakyReLU(0.2) and every up path with ReLU (on the concatenation)
     first = g.model.down
-    assert isinstance(first[0], nn.Conv2d) and isinstance(first[1], nn.LeakyReLU)
-    assert first[1].negative_slope == pytest.approx(0.2)
+    assert len(first) == 1 and isinstance(first[0], nn.Conv2d)
+    second = g.model.inner.down
+    assert isinstance(second[0], nn.LeakyReLU) and isinstance(second[1], nn.Conv2d)
+    assert second[0].negative_slope == pytest.approx(0.2)
+    assert isinstance(g.model.up[0], nn.ReLU) and isinstance(g.model.inner.up[0], nn.ReLU)
     # only the last (output) convolution has a bias with batch norm
     ups = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert [u.bias is not None for u in ups] == [False] * 7 + [True]   # innermost first
     assert isinstance(g.model.up[-1], nn.Tanh)
-    # dropout in the first three decoder layers = the three innermost levels
-    levels = []
-    block = g.model
-    while block is not None:
-        levels.append(block)
-        block = block.inner
-    has_dropout = [any(isinstance(m, nn.Dropout) for m in lv.up) for lv in levels]
-    assert has_dropout == [False] * 5 + [True] * 3
+    # official dropout: the 2nd-4th decoder layers from the innermost (levels 4, 5, 6 of 0..7)
+    def dropout_per_level(unet: UNetGenerator) -> list[bool]:
+        levels, block = [], unet.model
+        while block is not None:
+            levels.append(any(isinstance(m, nn.Dropout) for m in block.up))
+            block = block.inner
+        return levels
+    assert dropout_per_level(g) == [False] * 4 + [True] * 3 + [False]
+    # the paper's CD512-CD1024-CD1024 reading: the three innermost levels
+    paper = UNetGenerator(num_downs=8, ngf=8, dropout_layout="paper")
+    assert dropout_per_level(paper) == [False] * 5 + [True] * 3
+    assert not any(dropout_per_level(UNetGenerator(num_downs=5, ngf=4)))   # official: none
     assert not any(isinstance(m, nn.Dropout) for m in UNetGenerator(use_dropout=False,
                                                                     num_downs=5, ngf=4).modules())
 
@@ -129,8 +137,8 @@ def test_instance_and_no_norm() -> None:
 
 def test_paper_test_mode_keeps_dropout_and_eval_mode_does_not() -> None:
     torch.manual_seed(0)
-    g = UNetGenerator(num_downs=5, ngf=8)
-    x = torch.randn(2, 3, 32, 32)
+    g = UNetGenerator(num_downs=6, ngf=8)          # official dropout: one level at 6 levels
+    x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         set_test_mode(g, "paper")
         assert g.training

@@ -14,13 +14,18 @@ an output B^ = G(A, z); the encoder E maps an image B back to a Gaussian over z 
   ``avgpool2-conv1x1``. The official code pools the final 8x8 map with ``AvgPool2d(8)``
   (``n_blocks`` = 5 at 256 px, 4 at 128 px); here the pooling is global, which is the same at
   those sizes and lets :func:`encoder_blocks` pick the depth for any size (3 at 64 px).
+  ``vae_like=False`` drops the log-variance head (the official ``vaeLike`` off).
 * :func:`reparameterize` -- z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) (Kingma & Welling
   2014), so that z is differentiable with respect to mu and logvar (Sec. 3.2, Eq. 4).
 * :class:`LatentUNetGenerator` -- the pix2pix U-Net (:mod:`course_lib.models.unet`) with z
   spatially replicated to an ``nz``-channel map and concatenated either to the input only
   (``where_add="input"``, the official ``G_Unet_add_input``) or to the input of *every*
   encoder level (``"all"``, ``G_Unet_add_all``, the official default): the two ways of
-  injecting z that Sec. 3.5 and Fig. 3 compare ("add_to_input" vs "add_to_all").
+  injecting z that Sec. 3.5 and Fig. 3 compare ("add_to_input" vs "add_to_all"). As in the
+  official blocks, each level concatenates z to its input *before* the level's LeakyReLU
+  (so the down-sampling convolution sees LeakyReLU of z too), every level returns
+  ``cat([up, x])`` (up-sampled output first, unlike pix2pix), every convolution has a bias,
+  and ``upsample="basic"`` (a 4x4 transposed convolution) is the up-sampling layer.
 * :class:`BicycleDiscriminator` -- the official ``D_NLayersMulti`` with ``num_D=2``: a 70x70
   PatchGAN on the image and a second one, with half the filters, on the image downsampled by
   a 3x3 stride-2 average pool (count_include_pad=False); it returns one logit map per scale.
@@ -36,6 +41,7 @@ code defaults to Xavier-normal with gain 0.02 instead).
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -44,7 +50,7 @@ from torch import nn
 from course_lib.models.init import init_weights
 from course_lib.models.norm import check_norm, make_norm
 from course_lib.models.patchgan import PatchDiscriminator
-from course_lib.models.unet import UNetBlock, UNetGenerator, check_unet_size
+from course_lib.models.unet import UNetBlock, check_unet_size, dropout_levels, make_activation
 
 __all__ = ["LatentEncoder", "ResidualDownBlock", "encoder_blocks", "reparameterize",
            "LatentUNetGenerator", "LatentUNetBlock", "BicycleDiscriminator", "WHERE_ADD",
@@ -122,7 +128,7 @@ class LatentEncoder(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, nz: int = 8, nef: int = 64, n_blocks: int = 5,
-                 norm: str = "instance") -> None:
+                 norm: str = "instance", vae_like: bool = True) -> None:
         super().__init__()
         check_norm(norm)
         for name, value in (("in_channels", in_channels), ("nz", nz), ("nef", nef)):
@@ -133,7 +139,9 @@ class LatentEncoder(nn.Module):
                              f"convolution and one residual block); 5 is the paper's at 256 px")
         self.config: dict[str, Any] = dict(in_channels=in_channels, nz=nz, nef=nef,
                                            n_blocks=n_blocks, norm=norm)
-        self.in_channels, self.nz = in_channels, nz
+        if not vae_like:
+            self.config["vae_like"] = False
+        self.in_channels, self.nz, self.vae_like = in_channels, nz, vae_like
         layers: list[nn.Module] = [nn.Conv2d(in_channels, nef, 4, stride=2, padding=1)]
         width = nef
         for n in range(1, n_blocks):
@@ -142,11 +150,12 @@ class LatentEncoder(nn.Module):
         layers += [nn.LeakyReLU(0.2), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.features = nn.Sequential(*layers)       # (N, width)
         self.fc_mu = nn.Linear(width, nz)
-        self.fc_logvar = nn.Linear(width, nz)
+        self.fc_logvar = nn.Linear(width, nz) if vae_like else None
         init_weights(self)
 
-    def forward(self, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(N, in_channels, H, W)`` -> ``(mu, logvar)``, each ``(N, nz)``."""
+    def forward(self, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(N, in_channels, H, W)`` -> ``(mu, logvar)``, each ``(N, nz)`` (``logvar`` is
+        ``None`` when ``vae_like=False``)."""
         if b.dim() != 4 or b.shape[1] != self.in_channels:
             raise ValueError(f"LatentEncoder expects images (N, {self.in_channels}, H, W), got "
                              f"shape {tuple(b.shape)}")
@@ -157,24 +166,30 @@ class LatentEncoder(nn.Module):
                              f"{min_side} px, got {tuple(b.shape[-2:])}; use fewer n_blocks "
                              f"(encoder_blocks(size))")
         h = self.features(b)
-        return self.fc_mu(h), self.fc_logvar(h)
+        return self.fc_mu(h), (self.fc_logvar(h) if self.fc_logvar is not None else None)
 
     def encode(self, b: torch.Tensor, generator: torch.Generator | None = None
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(z, mu, logvar)``: a sample of q(z | b) and its parameters."""
         mu, logvar = self(b)
+        if logvar is None:
+            raise ValueError("this LatentEncoder was built with vae_like=False: it gives a point "
+                             "estimate mu only; use encoder(b)[0]")
         return reparameterize(mu, logvar, generator), mu, logvar
 
 
 class LatentUNetBlock(UNetBlock):
-    """A :class:`~course_lib.models.unet.UNetBlock` whose down-sampling convolution also sees
-    z, replicated to an ``nz``-channel map at this level's resolution ("add_to_all",
-    the official ``UnetBlock_with_z``). The skip carries ``x`` without z, so the widths of
-    the up-sampling path are those of the plain U-Net. Call as ``block(x, z)``."""
+    """A :class:`~course_lib.models.unet.UNetBlock` whose input is ``cat([x, z])``, with z
+    replicated to an ``nz``-channel map at this level's resolution ("add_to_all", the
+    official ``UnetBlock_with_z``). The level's LeakyReLU (``down[0]``) acts on that whole
+    concatenation; the skip carries ``x`` without z, so the widths of the up-sampling path are
+    those of the plain U-Net; the output is ``cat([up, x])``. Call as ``block(x, z)``."""
 
     def __init__(self, outer_channels: int, inner_channels: int, inner: nn.Module | None = None,
                  *, nz: int = 8, in_channels: int | None = None, **kwargs: Any) -> None:
         in_channels = outer_channels if in_channels is None else in_channels
+        kwargs.setdefault("up_first", True)
+        kwargs.setdefault("conv_bias", True)
         super().__init__(outer_channels, inner_channels, inner, in_channels=in_channels + nz,
                          **kwargs)
         self.nz = nz
@@ -186,7 +201,7 @@ class LatentUNetBlock(UNetBlock):
             y = self.inner(y, z)
         y = self.up(y)                             # (N, outer, H, W)
         if self.skip and not self.outermost:
-            return torch.cat([x, y], dim=1)        # (N, 2*outer, H, W)
+            return torch.cat([y, x] if self.up_first else [x, y], dim=1)   # (N, 2*outer, H, W)
         return y
 
 
@@ -199,10 +214,16 @@ class LatentUNetGenerator(nn.Module):
         num_downs: U-Net levels (8 for 256 px, down to 1x1).
         ngf: width of the first level (64).
         norm: ``"instance"`` (BicycleGAN's default), ``"batch"`` or ``"none"``.
-        use_dropout: dropout in the decoder (off in BicycleGAN: z is the noise).
+        use_dropout: dropout in the decoder (off in BicycleGAN: z is the noise); placed as in
+            the official code (:func:`~course_lib.models.unet.dropout_levels`).
         where_add: ``"input"`` -- z is concatenated to A only (a U-Net with
             ``in_channels + nz`` input channels); ``"all"`` -- z is concatenated to the input
             of every encoder level (the paper's "add_to_all", the official default).
+        nl: the activation at the start of each up-sampling layer (``--nl``: ``"relu"``, the
+            official default, ``"lrelu"`` or ``"elu"``). With ``where_add="input"`` only
+            ``"relu"`` is exact: there the official in-place LeakyReLU also rewrites the skip.
+        upsample: ``"basic"`` (4x4 transposed convolution, the official default); the
+            official ``"bilinear"`` variant is not built here.
 
     ``forward(a, z)`` with ``a`` (N, in_channels, H, W) in [-1, 1] and ``z`` (N, nz) returns
     (N, out_channels, H, W) in [-1, 1]. ``config`` rebuilds it: ``LatentUNetGenerator(**g.config)``.
@@ -210,37 +231,45 @@ class LatentUNetGenerator(nn.Module):
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, nz: int = 8,
                  num_downs: int = 8, ngf: int = 64, norm: str = "instance",
-                 use_dropout: bool = False, where_add: str = "all") -> None:
+                 use_dropout: bool = False, where_add: str = "all", nl: str = "relu",
+                 upsample: str = "basic") -> None:
         super().__init__()
         check_norm(norm)
         if where_add not in WHERE_ADD:
             raise ValueError(f"where_add={where_add!r}: use 'input' (z concatenated to the "
                              f"input only) or 'all' (z concatenated at every encoder level)")
+        if upsample != "basic":
+            raise ValueError(f"upsample={upsample!r}: only 'basic' (a 4x4 transposed "
+                             f"convolution, the official default) is built by the course")
+        if where_add == "input" and nl != "relu":
+            raise ValueError(f"nl={nl!r} with where_add='input': the official in-place "
+                             f"LeakyReLU makes only nl='relu' reproducible; use where_add='all'")
+        make_activation(nl)
         if isinstance(nz, bool) or not isinstance(nz, int) or nz < 1:
             raise ValueError(f"nz={nz!r} must be a positive integer (8 in the paper)")
         self.config: dict[str, Any] = dict(in_channels=in_channels, out_channels=out_channels,
                                            nz=nz, num_downs=num_downs, ngf=ngf, norm=norm,
                                            use_dropout=use_dropout, where_add=where_add)
+        if nl != "relu":
+            self.config["nl"] = nl
         self.in_channels, self.out_channels, self.nz = in_channels, out_channels, nz
         self.num_downs, self.where_add = num_downs, where_add
-        if where_add == "input":
-            self.unet: nn.Module = UNetGenerator(in_channels + nz, out_channels, num_downs, ngf,
-                                                 norm, use_dropout)
-        else:
-            if num_downs < 2:
-                raise ValueError(f"num_downs={num_downs}: a U-Net needs at least 2 levels")
-            widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-            level: nn.Module | None = None
-            for i in reversed(range(num_downs)):
-                outermost = i == 0
-                depth = num_downs - 1 - i
-                level = LatentUNetBlock(out_channels if outermost else widths[i - 1], widths[i],
-                                        level, nz=nz,
-                                        in_channels=in_channels if outermost else None,
-                                        outermost=outermost, norm=norm,
-                                        dropout=use_dropout and depth < 3 and not outermost)
-            assert level is not None
-            self.unet = level
+        if num_downs < 2:
+            raise ValueError(f"num_downs={num_downs}: a U-Net needs at least 2 levels")
+        widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
+        drop = dropout_levels(num_downs, "official")
+        block: Any = UNetBlock if where_add == "input" else partial(LatentUNetBlock, nz=nz)
+        extra = nz if where_add == "input" else 0     # "input": z joins A as extra channels
+        level: nn.Module | None = None
+        for i in reversed(range(num_downs)):
+            outermost = i == 0
+            level = block(out_channels if outermost else widths[i - 1], widths[i], level,
+                          in_channels=in_channels + extra if outermost else None,
+                          outermost=outermost, norm=norm,
+                          dropout=use_dropout and drop[num_downs - 1 - i], up_first=True,
+                          conv_bias=True, up_activation=nl)
+        assert level is not None
+        self.unet: nn.Module = level
         init_weights(self)
 
     def forward(self, a: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -263,7 +292,8 @@ class BicycleDiscriminator(nn.Module):
     Scale ``i`` is a :class:`~course_lib.models.PatchDiscriminator` with ``round(ndf / 2**i)``
     filters and ``n_layers`` stride-2 layers, applied to the image average-pooled ``i`` times
     (3x3 window, stride 2, padding excluded from the mean). ``forward`` returns the list of
-    logit maps, finest first; the GAN loss is summed over them.
+    logit maps, finest first; the GAN loss is summed over them. Every convolution has a bias,
+    whatever the norm (as the official ``get_layers``).
 
     Args:
         in_channels: 3 for an unconditional D (BicycleGAN's default), 6 for a conditional one.
@@ -283,7 +313,7 @@ class BicycleDiscriminator(nn.Module):
         self.in_channels, self.num_D = in_channels, num_D
         self.scales = nn.ModuleList(
             PatchDiscriminator(in_channels, ndf=max(1, round(ndf / 2 ** i)), n_layers=n_layers,
-                               norm=norm) for i in range(num_D))
+                               norm=norm, conv_bias=True) for i in range(num_D))
         self.down = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

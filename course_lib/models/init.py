@@ -3,7 +3,10 @@
 Isola et al. (CVPR 2017), Sec. 6.2 ("Training details"), following DCGAN (Radford et al.
 2016): convolution weights are drawn from a Gaussian with mean 0 and standard deviation 0.02.
 Normalization scales are drawn from N(1, 0.02) and every bias starts at 0, as in the official
-implementation. pix2pixHD and BicycleGAN use the same scheme.
+pix2pix implementation. The course uses this scheme for every network; the other official
+implementations differ slightly: pix2pixHD draws convolution weights from N(0, 0.02) too but
+leaves convolution biases at PyTorch's default (uniform) initialization, and BicycleGAN's
+default is Xavier-normal with gain 0.02 (``--init_type xavier``).
 """
 from __future__ import annotations
 

@@ -14,7 +14,14 @@ Layer by layer, as in the official implementation (whose parameter counts these 
 ``n_layers`` stride-2 convolutions with widths ``ndf * min(2**i, 8)``, one stride-1
 convolution, and a stride-1 convolution to one logit channel; padding 1 everywhere, so a
 256 px pair gives a 30x30 map at ``n_layers=3``. With batch norm, only the first and the last
-convolutions carry a bias.
+convolutions carry a bias; the PixelGAN's last 1x1 convolution has none either (9,024
+parameters for ``ndf=64``), exactly as the official code.
+
+Two options serve the networks built on this one: ``padding=2`` with ``conv_bias=True`` and
+``max_channels=512`` is pix2pixHD's PatchGAN (its 4x4 convolutions pad by ``ceil(3/2) = 2``,
+every convolution keeps its bias, widths ``min(2 * previous, 512)``); ``conv_bias=True`` alone
+is BicycleGAN's. Padding does not change the receptive field, only the map size (35x35 at
+256 px with ``padding=2``).
 
 The paper's "286x286 ImageGAN" is ``PatchDiscriminator(n_layers=5)``: at 256 px its 6x6 units
 each see 286 px, partly padding. :class:`ImageDiscriminator` is the strict whole-image variant:
@@ -40,7 +47,7 @@ from course_lib.models.init import init_weights
 from course_lib.models.norm import check_norm, conv_bias, make_norm
 
 __all__ = ["PatchDiscriminator", "PixelDiscriminator", "ImageDiscriminator",
-           "patch_receptive_field"]
+           "patch_receptive_field", "patch_map_size"]
 
 
 def patch_receptive_field(n_layers: int) -> int:
@@ -53,6 +60,19 @@ def patch_receptive_field(n_layers: int) -> int:
     if n_layers < 0:
         raise ValueError(f"n_layers={n_layers} must be >= 0")
     return 1 if n_layers == 0 else 9 * 2 ** n_layers - 2
+
+
+def patch_map_size(side: int, n_layers: int = 3, padding: int = 1) -> int:
+    """Side of the logit map of ``PatchDiscriminator(n_layers, padding=padding)`` on ``side`` px.
+
+    Each 4x4 convolution maps ``s`` to ``floor((s + 2 * padding - 4) / stride) + 1``:
+    ``n_layers`` with stride 2, then two with stride 1. With ``padding=1``: 256 -> 30,
+    128 -> 14; with pix2pixHD's ``padding=2``: 256 -> 35, 128 -> 19, 64 -> 11, 32 -> 7.
+    """
+    s = side
+    for stride in [2] * n_layers + [1, 1]:
+        s = (s + 2 * padding - 4) // stride + 1
+    return s
 
 
 class _FeatureDiscriminator(nn.Module):
@@ -97,9 +117,11 @@ class _FeatureDiscriminator(nn.Module):
 
 
 def _conv_stage(cin: int, cout: int, kernel: int | tuple[int, int], stride: int, padding: int,
-                norm: str | None) -> nn.Sequential:
-    """Conv -> norm -> LeakyReLU(0.2); ``norm=None`` means no norm and a bias."""
-    bias = True if norm is None else conv_bias(norm)
+                norm: str | None, bias: bool | None = None) -> nn.Sequential:
+    """Conv -> norm -> LeakyReLU(0.2); ``norm=None`` means no norm and a bias; ``bias=None``
+    lets the norm decide (:func:`~course_lib.models.norm.conv_bias`)."""
+    if bias is None:
+        bias = True if norm is None else conv_bias(norm)
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding,
                                          bias=bias)]
     if norm is not None:
@@ -119,13 +141,19 @@ class PatchDiscriminator(_FeatureDiscriminator):
             1..5 (see :func:`patch_receptive_field`). For a 1x1 patch use
             :class:`PixelDiscriminator`.
         norm: ``"batch"`` (the paper), ``"instance"`` (pix2pixHD) or ``"none"``.
+        padding: of every 4x4 convolution: 1 (pix2pix, BicycleGAN) or 2 (pix2pixHD).
+        conv_bias: ``None`` (pix2pix: no bias before batch norm) or ``True`` (pix2pixHD and
+            BicycleGAN keep every bias).
+        max_channels: the widest layer; ``None`` is ``8 * ndf`` (pix2pix), pix2pixHD caps at 512.
 
     Shapes: ``(N, in_channels, H, W) -> (N, 1, H/2**n_layers - 2, W/2**n_layers - 2)``,
-    e.g. 256 -> 30 for ``n_layers=3``. ``config`` holds the constructor arguments.
+    e.g. 256 -> 30 for ``n_layers=3`` (with ``padding=2``: 256 -> 35, see
+    :func:`patch_map_size`). ``config`` holds the constructor arguments.
     """
 
     def __init__(self, in_channels: int = 6, ndf: int = 64, n_layers: int = 3,
-                 norm: str = "batch") -> None:
+                 norm: str = "batch", padding: int = 1, conv_bias: bool | None = None,
+                 max_channels: int | None = None) -> None:
         super().__init__()
         check_norm(norm)
         if n_layers < 1:
@@ -133,15 +161,23 @@ class PatchDiscriminator(_FeatureDiscriminator):
                              f"the 1x1 PixelGAN is PixelDiscriminator")
         if in_channels < 1 or ndf < 1:
             raise ValueError(f"in_channels={in_channels} and ndf={ndf} must be positive")
+        if padding not in (1, 2):
+            raise ValueError(f"padding={padding}: use 1 (pix2pix) or 2 (pix2pixHD)")
         self.config: dict[str, Any] = dict(in_channels=in_channels, ndf=ndf, n_layers=n_layers,
                                            norm=norm)
-        self.in_channels, self.n_layers = in_channels, n_layers
-        widths = [ndf * min(2 ** i, 8) for i in range(n_layers + 1)]
-        stages = [_conv_stage(in_channels, widths[0], 4, 2, 1, norm=None)]      # H/2, no norm
+        for key, value, default in (("padding", padding, 1), ("conv_bias", conv_bias, None),
+                                    ("max_channels", max_channels, None)):
+            if value != default:
+                self.config[key] = value
+        self.in_channels, self.n_layers, self.padding = in_channels, n_layers, padding
+        cap = 8 * ndf if max_channels is None else max_channels
+        widths = [min(ndf * 2 ** i, cap) for i in range(n_layers + 1)]
+        p, b = padding, conv_bias
+        stages = [_conv_stage(in_channels, widths[0], 4, 2, p, norm=None)]   # H/2, no norm
         for i in range(1, n_layers):
-            stages.append(_conv_stage(widths[i - 1], widths[i], 4, 2, 1, norm))  # H/2**(i+1)
-        stages.append(_conv_stage(widths[n_layers - 1], widths[n_layers], 4, 1, 1, norm))  # -1
-        stages.append(nn.Sequential(nn.Conv2d(widths[n_layers], 1, 4, stride=1, padding=1)))
+            stages.append(_conv_stage(widths[i - 1], widths[i], 4, 2, p, norm, b))  # H/2**(i+1)
+        stages.append(_conv_stage(widths[n_layers - 1], widths[n_layers], 4, 1, p, norm, b))
+        stages.append(nn.Sequential(nn.Conv2d(widths[n_layers], 1, 4, stride=1, padding=p)))
         self.stages = nn.Sequential(*stages)
         init_weights(self)
 
@@ -154,7 +190,9 @@ class PatchDiscriminator(_FeatureDiscriminator):
 class PixelDiscriminator(_FeatureDiscriminator):
     """The 1x1 PixelGAN: 1x1 convolutions only, so each logit judges one pixel (Sec. 4.4).
 
-    ``C64 - C128 - 1`` with 1x1 kernels and LeakyReLU(0.2), batch norm on the middle layer.
+    ``C64 - C128 - 1`` with 1x1 kernels and LeakyReLU(0.2), batch norm on the middle layer;
+    with batch norm only the first convolution has a bias, as in the official code (9,024
+    parameters for ``in_channels=6, ndf=64``).
     ``(N, in_channels, H, W) -> (N, 1, H, W)``.
     """
 
@@ -168,7 +206,8 @@ class PixelDiscriminator(_FeatureDiscriminator):
         self.stages = nn.Sequential(
             _conv_stage(in_channels, ndf, 1, 1, 0, norm=None),
             _conv_stage(ndf, 2 * ndf, 1, 1, 0, norm),
-            nn.Sequential(nn.Conv2d(2 * ndf, 1, 1)),
+            # the official code gives the last 1x1 conv a bias only without batch norm
+            nn.Sequential(nn.Conv2d(2 * ndf, 1, 1, bias=conv_bias(norm))),
         )
         init_weights(self)
 

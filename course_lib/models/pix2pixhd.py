@@ -14,14 +14,18 @@ GANs", CVPR 2018.
   resolution. More enhancers stack (each doubles the resolution again).
 * **Multi-scale discriminator** (Sec. 3.2, "Multi-scale discriminators"): ``num_D``
   identical PatchGANs (the 70x70 one of pix2pix) on the image down-sampled by 1, 2, 4, ...;
-  each returns its intermediate features for the feature-matching loss (Eq. 4).
+  each returns its intermediate features for the feature-matching loss (Eq. 4). As in the
+  official ``NLayerDiscriminator``, every 4x4 convolution pads by ``ceil(3/2) = 2`` (not 1 as
+  pix2pix), so a 128 px input gives maps of 19, 11 and 7 at the three scales (14, 6 and 2 with
+  padding 1); the receptive field (70 px per scale) is the same.
 
 Layer configuration and defaults follow the official implementation (NVIDIA/pix2pixHD,
 ``models/networks.py`` and ``options/*.py``), so that the parameter counts agree exactly:
 ``ngf=64``, 4 down-samplings and 9 residual blocks in G1, 3 residual blocks in the enhancer,
 ``ndf=64``, ``n_layers=3``; every convolution carries a bias (instance norm has no learned
-shift); down-sampling between scales is a 3x3 average pool with stride 2 that ignores the
-padding. ``LocalEnhancer(ngf=32)`` (the 2048x1024 script) holds a G1 of width 64, as there.
+shift; the official code keeps them with batch norm too); down-sampling between scales is a
+3x3 average pool with stride 2 that ignores the padding. ``LocalEnhancer(ngf=32)`` (the
+2048x1024 script) holds a G1 of width 64, as there.
 The paper's Cityscapes input is 35 one-hot label channels + 1 boundary channel (+ 3 instance
 feature channels for G when the feature encoder is used).
 
@@ -29,7 +33,12 @@ One course choice differs, stated here: the official enhancer discards G1's last
 convolution; :class:`LocalEnhancer` keeps G1 whole (its ``head`` is unused by the enhanced
 forward pass) so that G1's own half-resolution output stays available for the coarse-to-fine
 phases and for comparisons. :meth:`LocalEnhancer.num_parameters` counts what the forward pass
-uses, which is the official count.
+uses, which is the official count (182,857,059 for the published ``label2city_1024p``, 36
+input channels). The official ``MultiscaleDiscriminator`` registers its scales coarsest first
+(``scale0`` sees the most down-sampled input, the last one the full resolution);
+:class:`MultiscaleDiscriminator` keeps them finest first, and
+:func:`course_lib.pretrained.load_official` maps the names, so the outputs agree scale by
+scale.
 """
 from __future__ import annotations
 
@@ -75,11 +84,14 @@ def check_hd_size(height: int, width: int, factor: int, what: str) -> None:
 
 
 def max_num_D(height: int, width: int, n_layers: int = 3) -> int:
-    """The most discriminator scales a ``height x width`` image supports.
+    """The most discriminator scales the course allows on a ``height x width`` image.
 
-    A PatchGAN with ``n_layers`` stride-2 convolutions turns a side ``s`` into
-    ``floor(s / 2**n_layers) - 2`` logits, so it needs ``s >= 3 * 2**n_layers`` (24 for the
-    70x70 D); each further scale halves the image (rounding up).
+    The course keeps every scale at least ``3 * 2**n_layers`` px on its short side (24 for the
+    70x70 D), each further scale halving the image (rounding up). That is where a PatchGAN
+    with pix2pix's padding 1 would give an empty map (``floor(s / 2**n_layers) - 2``); with
+    pix2pixHD's padding 2 the map is never empty, but below that size it is mostly padding,
+    and the 70 px field sees the whole image several times over. A course guard, not an
+    official limit.
     """
     need = 3 * 2 ** n_layers
     side, k = min(height, width), 0
@@ -314,6 +326,7 @@ class MultiscaleDiscriminator(nn.Module):
         num_D: number of scales (3 in the paper; the official code's default is 2, which its
             1024x512 script uses).
         norm: ``"instance"`` (the paper), ``"batch"`` or ``"none"``.
+        padding: of every 4x4 convolution: 2 (official, ``ceil((4 - 1) / 2)``) or 1 (pix2pix).
 
     ``forward(x)`` returns a list with one map of logits per scale, finest first;
     ``forward(x, return_features=True)`` a list per scale of every stage's output (the last
@@ -322,15 +335,18 @@ class MultiscaleDiscriminator(nn.Module):
     """
 
     def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, num_D: int = 3,
-                 norm: str = "instance") -> None:
+                 norm: str = "instance", padding: int = 2) -> None:
         super().__init__()
         if isinstance(num_D, bool) or not isinstance(num_D, int) or num_D < 1:
             raise ValueError(f"num_D must be an int >= 1, got {num_D!r}")
         self.config: dict[str, Any] = dict(in_channels=in_channels, ndf=ndf, n_layers=n_layers,
                                            num_D=num_D, norm=norm)
+        if padding != 2:
+            self.config["padding"] = padding
         self.in_channels, self.n_layers, self.num_D = in_channels, n_layers, num_D
         self.discriminators = nn.ModuleList([
-            PatchDiscriminator(in_channels, ndf, n_layers, norm) for _ in range(num_D)])
+            PatchDiscriminator(in_channels, ndf, n_layers, norm, padding=padding, conv_bias=True,
+                               max_channels=512) for _ in range(num_D)])
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4:

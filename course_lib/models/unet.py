@@ -18,16 +18,27 @@ The network is built recursively from :class:`UNetBlock`: one block is one resol
 
 Choices where the paper is silent or differs from the official code, stated once here:
 
-* Parameters follow the official PyTorch implementation (``unet_256``), so the counts agree
-  exactly: with batch norm, no convolution has a bias except the last one (batch norm's own
-  shift makes it redundant; the official code drops it even on the first layer, which has no
-  norm), and the innermost (1x1) encoder layer has no norm (batch norm over a single value per
-  channel is undefined at batch size 1).
-* Dropout sits in the first three decoder layers, as in the paper (CD512-CD1024-CD1024). The
-  official code puts it in the second to fourth decoder layers instead, and in none when
-  ``num_downs <= 5``; dropout has no parameters, so the counts are unaffected.
-* Layers are ordered as in the paper's notation, Conv-Norm-(Dropout)-ReLU; the official code
-  puts each activation before its convolution instead (same parameters).
+* The network computes what the official PyTorch implementation (``unet_128``, ``unet_256``)
+  computes, and the parameter counts agree exactly: with batch norm, no convolution has a
+  bias except the last one (batch norm's own shift makes it redundant; the official code drops
+  it even on the first layer, which has no norm), and the innermost (1x1) encoder layer has
+  no norm (batch norm over a single value per channel is undefined at batch size 1).
+* **Where the activations sit.** The paper writes Conv-Norm-ReLU; the official code puts each
+  activation at the *start* of a level instead: LeakyReLU(0.2) before every down-sampling
+  convolution but the outermost, and ReLU before every up-sampling convolution, applied to
+  the whole concatenation ``[skip, deeper output]``. So the decoder reads ReLU of the encoder
+  features through a skip (the official in-place LeakyReLU makes no difference there: ReLU
+  of LeakyReLU is ReLU), and the innermost 1x1 code goes through ReLU, not LeakyReLU.
+  :class:`UNetBlock` is built that way: ``down = [LeakyReLU], Conv, [Norm]`` and
+  ``up = ReLU, ConvTranspose, Norm | Tanh, [Dropout]``.
+* **Dropout** (``use_dropout``). ``dropout_layout="official"`` (the default, what the authors'
+  code and their published models use): 50 % dropout after the norm of the 2nd to 4th decoder
+  layers counted from the innermost (the ``ngf * 8`` levels between the innermost one and the
+  ``ngf * 4`` one), so none at all when ``num_downs <= 5``. ``dropout_layout="paper"``: the
+  paper's CD512-CD1024-CD1024 reading, dropout in the first three decoder layers. Dropout has
+  no parameters; the counts are the same.
+* ``up_first`` and ``conv_bias`` exist for BicycleGAN's variant of the block
+  (:mod:`course_lib.models.bicyclegan`): it concatenates ``[up, x]`` and keeps every bias.
 
 **Test time.** The paper (Sec. 3.3) runs the generator at test time "in exactly the same
 manner as during the training phase": dropout stays on and batch norm uses the statistics of
@@ -44,10 +55,11 @@ import torch
 from torch import nn
 
 from course_lib.models.init import init_weights
-from course_lib.models.norm import check_norm, conv_bias, make_norm
+from course_lib.models.norm import check_norm, make_norm
+from course_lib.models.norm import conv_bias as _conv_bias
 
 __all__ = ["UNetBlock", "UNetGenerator", "check_unet_size", "valid_unet_sizes",
-           "EvalMode", "set_test_mode", "at_test_time"]
+           "EvalMode", "set_test_mode", "at_test_time", "dropout_levels", "make_activation"]
 
 EvalMode = Literal["paper", "eval"]
 
@@ -60,13 +72,16 @@ class UNetBlock(nn.Module):
         x ─┬─────────────────────── skip ────────────────────────┐
            └─> down ─> inner (deeper levels, if any) ─> up ─> concat(x, up) ─>
 
-    * ``down``: 4x4 conv, stride 2, ``in_channels -> inner_channels`` (H -> H/2), then the norm
-      (not on the outermost or innermost level) and LeakyReLU(0.2).
+    * ``down``: LeakyReLU(0.2) (not on the outermost level, whose input is the image), then a
+      4x4 conv, stride 2, ``in_channels -> inner_channels`` (H -> H/2), then the norm (not on
+      the outermost or innermost level).
     * ``inner``: the next :class:`UNetBlock`, or nothing on the innermost level.
-    * ``up``: 4x4 transposed conv, stride 2, ``-> outer_channels`` (H/2 -> H), then the norm,
-      optional Dropout(0.5) and ReLU; on the outermost level just the conv and Tanh.
+    * ``up``: ReLU on what comes up (the deeper level's concatenation, or the innermost code),
+      then a 4x4 transposed conv, stride 2, ``-> outer_channels`` (H/2 -> H), then the norm and
+      optional Dropout(0.5); on the outermost level the ReLU, the conv and Tanh.
     * the skip: the block returns ``cat([x, up], dim=1)`` (``2 * outer_channels`` channels),
-      except on the outermost level or when ``skip=False``.
+      except on the outermost level or when ``skip=False``. ``x`` enters unactivated; the
+      parent's ``up`` applies its ReLU to it, as in the official code.
 
     The up-sampling conv therefore sees ``2 * inner_channels`` channels when there is a deeper
     level that concatenates, and ``inner_channels`` otherwise.
@@ -82,37 +97,41 @@ class UNetBlock(nn.Module):
         norm: ``"batch"``, ``"instance"`` or ``"none"``.
         dropout: 50 % dropout after the up-sampling norm.
         skip: concatenate ``x`` with the output (the U-Net) or not (encoder-decoder).
+        up_first: concatenate ``[up, x]`` instead of ``[x, up]`` (BicycleGAN's ``UnetBlock``).
+        conv_bias: give every convolution a bias; ``None`` (default): only where no batch norm
+            follows (:func:`~course_lib.models.norm.conv_bias`), as pix2pix does.
+        up_activation: the activation at the start of ``up``: ``"relu"`` (pix2pix),
+            ``"lrelu"`` or ``"elu"`` (BicycleGAN's ``--nl``).
     """
 
     def __init__(self, outer_channels: int, inner_channels: int, inner: nn.Module | None = None,
                  *, in_channels: int | None = None, outermost: bool = False, norm: str = "batch",
-                 dropout: bool = False, skip: bool = True) -> None:
+                 dropout: bool = False, skip: bool = True, up_first: bool = False,
+                 conv_bias: bool | None = None, up_activation: str = "relu") -> None:
         super().__init__()
         check_norm(norm)
         in_channels = outer_channels if in_channels is None else in_channels
         innermost = inner is None
-        self.outermost, self.skip = outermost, skip
-        bias = conv_bias(norm)
+        self.outermost, self.skip, self.up_first = outermost, skip, up_first
+        bias = _conv_bias(norm) if conv_bias is None else conv_bias
 
-        down: list[nn.Module] = [nn.Conv2d(in_channels, inner_channels, 4, stride=2, padding=1,
-                                           bias=bias)]
+        down: list[nn.Module] = [] if outermost else [nn.LeakyReLU(0.2)]
+        down.append(nn.Conv2d(in_channels, inner_channels, 4, stride=2, padding=1, bias=bias))
         if not (outermost or innermost):
             down.append(make_norm(norm, inner_channels))
-        down.append(nn.LeakyReLU(0.2))
         self.down = nn.Sequential(*down)
         self.inner = inner
 
         # A deeper U-Net level returns cat(its input, its output): twice its input's channels.
         up_in = inner_channels if (innermost or not skip) else 2 * inner_channels
-        up: list[nn.Module]
+        up: list[nn.Module] = [make_activation(up_activation)]
         if outermost:
-            up = [nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1), nn.Tanh()]
+            up += [nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1), nn.Tanh()]
         else:
-            up = [nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1, bias=bias),
-                  make_norm(norm, outer_channels)]
+            up += [nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1, bias=bias),
+                   make_norm(norm, outer_channels)]
             if dropout:
                 up.append(nn.Dropout(0.5))
-            up.append(nn.ReLU())
         self.up = nn.Sequential(*up)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -121,8 +140,37 @@ class UNetBlock(nn.Module):
             y = self.inner(y)                      # (N, 2*inner or inner, H/2, W/2)
         y = self.up(y)                             # (N, outer, H, W)
         if self.skip and not self.outermost:
-            return torch.cat([x, y], dim=1)        # (N, 2*outer, H, W)
+            return torch.cat([y, x] if self.up_first else [x, y], dim=1)   # (N, 2*outer, H, W)
         return y
+
+
+def make_activation(name: str) -> nn.Module:
+    """``"relu"``, ``"lrelu"`` (slope 0.2) or ``"elu"``: the ``--nl`` choices of BicycleGAN."""
+    if name == "relu":
+        return nn.ReLU()
+    if name == "lrelu":
+        return nn.LeakyReLU(0.2)
+    if name == "elu":
+        return nn.ELU()
+    raise ValueError(f"activation {name!r} is not known: use 'relu', 'lrelu' or 'elu'")
+
+
+DropoutLayout = Literal["official", "paper"]
+
+
+def dropout_levels(num_downs: int, layout: str = "official") -> list[bool]:
+    """Which decoder layers get dropout, innermost first (``num_downs`` entries).
+
+    ``"official"``: the 2nd to ``(num_downs - 4)``-th (the ``ngf * 8`` levels between the
+    innermost and the ``ngf * 4`` one; none for ``num_downs <= 5``), as the authors' code.
+    ``"paper"``: the first three (CD512-CD1024-CD1024, Appendix 6.1.1); never the last.
+    """
+    if layout == "official":
+        return [1 <= d <= num_downs - 5 for d in range(num_downs)]
+    if layout == "paper":
+        return [d < 3 and d < num_downs - 1 for d in range(num_downs)]
+    raise ValueError(f"dropout_layout={layout!r}: use 'official' (the authors' code, 2nd-4th "
+                     f"decoder layers) or 'paper' (CD512-CD1024-CD1024, the first three)")
 
 
 def valid_unet_sizes(size: int, num_downs: int) -> list[int]:
@@ -168,7 +216,11 @@ class UNetGenerator(nn.Module):
             (8 for 256 px, 7 for 128 px, 6 for 64 px, 5 for 32 px).
         ngf: width of the first layer (64 in the paper).
         norm: ``"batch"`` (the paper), ``"instance"`` or ``"none"``.
-        use_dropout: 50 % dropout in the first three decoder layers (the paper's noise z).
+        use_dropout: 50 % dropout in the decoder (the paper's noise z); where: see
+            ``dropout_layout``.
+        dropout_layout: ``"official"`` (default; the authors' code and published models: the
+            2nd-4th decoder layers, none for ``num_downs <= 5``) or ``"paper"`` (the first
+            three, the paper's CD512-CD1024-CD1024); see :func:`dropout_levels`.
         skip: the U-Net (True) or the paper's encoder-decoder baseline (False).
         block: the class of one level; a drop-in replacement must accept the
             :class:`UNetBlock` constructor arguments (used by the notebook exercise).
@@ -179,7 +231,7 @@ class UNetGenerator(nn.Module):
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, num_downs: int = 8,
                  ngf: int = 64, norm: str = "batch", use_dropout: bool = True, skip: bool = True,
-                 block: type[nn.Module] = UNetBlock) -> None:
+                 block: type[nn.Module] = UNetBlock, dropout_layout: str = "official") -> None:
         super().__init__()
         check_norm(norm)
         if num_downs < 2:
@@ -191,7 +243,9 @@ class UNetGenerator(nn.Module):
                 raise ValueError(f"{name}={value} must be a positive integer")
         self.config: dict[str, Any] = dict(in_channels=in_channels, out_channels=out_channels,
                                            num_downs=num_downs, ngf=ngf, norm=norm,
-                                           use_dropout=use_dropout, skip=skip)
+                                           use_dropout=use_dropout, skip=skip,
+                                           dropout_layout=dropout_layout)
+        drop = dropout_levels(num_downs, dropout_layout)
         self.in_channels, self.out_channels, self.num_downs = in_channels, out_channels, num_downs
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]   # encoder outputs per level
 
@@ -201,8 +255,7 @@ class UNetGenerator(nn.Module):
             depth = num_downs - 1 - i                 # 0 = innermost = first decoder layer
             level = block(out_channels if outermost else widths[i - 1], widths[i], level,
                           in_channels=in_channels if outermost else None, outermost=outermost,
-                          norm=norm, dropout=use_dropout and depth < 3 and not outermost,
-                          skip=skip)
+                          norm=norm, dropout=use_dropout and drop[depth], skip=skip)
         assert level is not None
         self.model = level
         init_weights(self)

@@ -284,6 +284,7 @@ def _fail(err: BaseException) -> int:
 
 def _run_train(args: argparse.Namespace) -> int:
     from course_lib.recipes import ModelUnavailable
+    from course_lib.run_dir import RunFolderBusy
     from course_lib.runner import train
 
     try:
@@ -300,7 +301,8 @@ def _run_train(args: argparse.Namespace) -> int:
               test_mode=args.test_mode, evaluate_at_end=not args.no_eval, fcn=not args.no_fcn,
               progress=not args.quiet, stop_after=args.stop_after,
               model_args=args.recipe.hyperparameters(args))
-    except (ValueError, FileExistsError, FileNotFoundError, ModelUnavailable) as err:
+    except (ValueError, FileExistsError, FileNotFoundError, ModelUnavailable, RunFolderBusy,
+            FloatingPointError) as err:
         return _fail(err)
     except KeyboardInterrupt:
         print("interrupted; run the same command with --resume to continue from the last "
@@ -388,18 +390,24 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
                         help="outputs per input (different dropout draws or latent codes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace outputs that already exist in --output (inputs are never "
+                             "written over)")
     parser.set_defaults(handler=_run_sample, parser=parser)
 
 
 def _run_sample(args: argparse.Namespace) -> int:
     from course_lib.recipes import ModelUnavailable
-    from course_lib.runner import sample
+    from course_lib.runner import SampleFailures, sample
 
     try:
         paths = sample(args.run_dir, args.input, args.output, ab=args.ab,
                        direction=args.direction, test_mode=args.test_mode, num=args.num,
-                       seed=args.seed, device=args.device)
-    except (ValueError, FileNotFoundError, KeyError, ModelUnavailable) as err:
+                       seed=args.seed, device=args.device, overwrite=args.overwrite)
+    except SampleFailures as err:
+        print(f"wrote {len(err.written)} image(s) to {args.output}")
+        return _fail(err)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, ModelUnavailable) as err:
         return _fail(err)
     print(f"wrote {len(paths)} image(s) to {args.output}")
     return 0
@@ -430,7 +438,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 def _run_bench(args: argparse.Namespace) -> int:
     from course_lib.benchmark import run
 
-    run(args)
+    try:
+        run(args)
+    except ValueError as err:
+        return _fail(err)
     return 0
 
 

@@ -54,6 +54,7 @@ from course_lib.profiles import Profile
 from course_lib.train.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 from course_lib.train.pix2pix import Pix2Pix, Pix2PixConfig
+from course_lib.train.plain import from_plain, to_plain
 
 __all__ = [
     "TestMode", "default_generator", "default_discriminator",
@@ -552,8 +553,9 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
     # Keep what was recorded up to the checkpoint; later entries are redone.
     samples: list[tuple[int, torch.Tensor]] = [(s, x) for s, x in extras.get("samples", [])
                                                if s <= loop.step]
-    evals: list[tuple[int, Evaluation]] = [(s, e) for s, e in extras.get("evals", [])
-                                           if s <= loop.step]
+    evals: list[tuple[int, Evaluation]] = [
+        (s, from_plain(e, (Evaluation, FCNScore))) for s, e in extras.get("evals", [])
+        if s <= loop.step]
 
     sample_pairs: dict[str, torch.Tensor] = {}
     val_data: dict[str, torch.Tensor] | None = None
@@ -565,7 +567,7 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         if run_path is not None:
             save_checkpoint(run_path / _EXTRAS_FILE, {
                 "samples": samples,
-                "evals": [(s, e.without_images()) for s, e in evals]})
+                "evals": [(s, to_plain(e.without_images())) for s, e in evals]})
 
     def record(lp: TrainingLoop) -> None:
         if val_data is None:

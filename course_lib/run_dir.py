@@ -9,12 +9,19 @@ The command line (``python -m course_lib train ...``) writes one folder per run:
       history.csv        the logged losses, one row per logged step (also history.json)
       samples/           step_000500.png ...: input / target / output of fixed validation pairs
       metrics.json       the final evaluation (written at the end, and by `evaluate`)
+      run.lock           only while a trainer writes the folder: its PID and host (RunLock)
 
 Files are replaced atomically (write a temporary file in the folder, then rename it), so an
 interrupted run never leaves a truncated ``config.json`` or ``metrics.json`` behind, as
 :func:`~course_lib.train.checkpoint.save_checkpoint` does for ``last.pt``. Resuming checks that
 the stored configuration agrees with the new one on everything that changes the result
 (:meth:`RunDir.check_resumable`).
+
+One writer per folder: a trainer holds :class:`RunLock` (``run.lock``, taken atomically with an
+exclusive ``flock`` that the operating system drops when the process dies, and holding the
+writer's PID and host for the messages). A second trainer, or a ``--resume`` while the first
+still runs, is refused; a lock left by a killed process is taken over with a message, and the
+temporary files that process left (``last.pt.<random>.tmp`` ...) are removed.
 
 :class:`RunDir` is also the way to *read* a finished run in a notebook::
 
@@ -26,7 +33,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -34,7 +44,176 @@ import torch
 
 from course_lib.train.engine import History
 
-__all__ = ["RunDir", "write_json_atomic", "image_grid"]
+__all__ = ["RunDir", "RunLock", "RunFolderBusy", "write_json_atomic", "read_json", "image_grid"]
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """``json.loads`` of a file, with a one-line error naming the file when it is not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): it was damaged or edited by hand; "
+                         "restore it, or delete it (a run folder's config.json is rebuilt from "
+                         "last.pt on the next train --resume)") from None
+
+
+class RunFolderBusy(RuntimeError):
+    """Another live process holds the run folder (see :class:`RunLock`)."""
+
+
+class RunLock:
+    """The one-writer lock of a run folder: ``FOLDER/run.lock``.
+
+    :meth:`acquire` creates the folder if needed, opens ``run.lock`` and takes an exclusive,
+    non-blocking ``fcntl.flock`` on it: atomic between processes, and released by the
+    operating system when the holder exits or is killed, so a lock can never outlive its
+    process. The file holds ``{"pid", "host", "started"}`` of the holder, to name it in the
+    refusal. :meth:`release` (also on leaving a ``with`` block) removes the file, so a file
+    whose lock is free was left by a holder that died; it is taken over, and :meth:`acquire`
+    returns a note saying so.
+
+    On systems without ``fcntl`` (Windows) the file is created with ``O_EXCL`` instead and a
+    holder on this host that no longer runs counts as dead.
+    """
+
+    NAME = "run.lock"
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / self.NAME
+        self._fd: int | None = None
+        self._created_folder = False
+
+    def __enter__(self) -> "RunLock":
+        note = self.acquire()
+        if note:
+            print(note, file=sys.stderr, flush=True)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    @staticmethod
+    def _holder(text: str) -> dict[str, Any]:
+        try:
+            holder = json.loads(text)
+        except json.JSONDecodeError:
+            return {}
+        return holder if isinstance(holder, dict) else {}
+
+    @staticmethod
+    def _describe(holder: dict[str, Any]) -> str:
+        return (f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+                f"{holder.get('started', '?')}")
+
+    def _make_folder(self) -> None:
+        if self.folder.is_dir():
+            return
+        try:
+            self.folder.mkdir(parents=True)
+            self._created_folder = True
+        except FileExistsError:
+            if not self.folder.is_dir():
+                raise ValueError(f"--run-dir {self.folder} is a file, not a folder: pass a "
+                                 "folder path") from None
+        except (NotADirectoryError, PermissionError, OSError) as err:
+            raise ValueError(f"--run-dir {self.folder}: cannot create the run folder "
+                             f"({err.strerror or err}); pass a folder you can write to") from None
+
+    def acquire(self) -> str | None:
+        """Take the lock; return a note when a dead holder's lock was taken over.
+
+        Raises:
+            RunFolderBusy: a live process holds the folder.
+            ValueError: the folder cannot be created or written.
+        """
+        self._make_folder()
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self._acquire_exclusive(me)
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as err:
+                raise ValueError(f"--run-dir {self.folder}: cannot write {self.NAME} there "
+                                 f"({err.strerror or err}); pass a folder you can write "
+                                 "to") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = self._holder(os.read(fd, 4096).decode("utf-8", "replace"))
+                os.close(fd)
+                raise RunFolderBusy(
+                    f"{self.folder} is in use by another trainer ({self._describe(holder)}): "
+                    "wait for it to finish or stop it, or pass another --run-dir") from None
+            try:  # the file we locked may have been removed and recreated meanwhile
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        previous = self._holder(os.read(fd, 4096).decode("utf-8", "replace"))
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(me).encode())
+        os.fsync(fd)
+        self._fd = fd
+        if previous.get("pid") is not None:
+            return (f"note: {self.path} named {self._describe(previous)}, which is no longer "
+                    "running (killed?); this process takes the folder over")
+        return None
+
+    def _acquire_exclusive(self, me: dict[str, Any]) -> str | None:  # pragma: no cover
+        note = None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = self._holder(self.path.read_text())
+            alive = True
+            if holder.get("host") == me["host"]:
+                try:
+                    os.kill(int(holder.get("pid", -1)), 0)
+                except (ProcessLookupError, ValueError):
+                    alive = False
+                except PermissionError:
+                    alive = True
+            if alive:
+                raise RunFolderBusy(
+                    f"{self.folder} is in use by another trainer ({self._describe(holder)}): "
+                    "wait for it to finish or stop it, or pass another --run-dir") from None
+            self.path.unlink(missing_ok=True)
+            note = (f"note: {self.path} named {self._describe(holder)}, which is no longer "
+                    "running (killed?); this process takes the folder over")
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, json.dumps(me).encode())
+        self._fd = fd
+        return note
+
+    def release(self) -> None:
+        """Remove ``run.lock`` and drop the lock (in this order: a process that opened the
+        file meanwhile sees, once it gets the lock, that the path is gone, and starts over)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)   # closing the descriptor drops the flock
+        if self._created_folder and not any(self.folder.iterdir()):
+            try:   # nothing was written: leave no empty folder behind
+                self.folder.rmdir()
+            except OSError:
+                pass
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
@@ -120,17 +299,27 @@ class RunDir:
     def read_config(self) -> dict[str, Any]:
         path = self.path / self.CONFIG
         if not path.is_file():
+            if self.has_checkpoint():
+                raise FileNotFoundError(
+                    f"{path} is missing although {self.checkpoint} exists: run `python -m "
+                    f"course_lib train ... --run-dir {self.path} --resume` once to rebuild it "
+                    "from the checkpoint's copy, or restore it")
             raise FileNotFoundError(
                 f"{self.path} is not a run folder: it has no {self.CONFIG}. Pass the folder that "
                 "`python -m course_lib train ... --run-dir DIR` wrote")
-        return json.loads(path.read_text())
+        config = read_json(path)
+        if not isinstance(config, dict):
+            raise ValueError(f"{path} holds a {type(config).__name__}, not the settings of a run: "
+                             "restore it, or delete it to rebuild it from last.pt")
+        return config
 
-    def check_resumable(self, config: Mapping[str, Any], may_differ: Iterable[str] = ()) -> None:
-        """Raise ``ValueError`` if the stored config differs from ``config`` in a key that is
-        not in ``may_differ`` (nested keys as ``"train.steps"``). Missing config: no check."""
-        if not (self.path / self.CONFIG).is_file():
-            return
-        stored = json.loads((self.path / self.CONFIG).read_text())
+    def check_resumable(self, config: Mapping[str, Any], may_differ: Iterable[str] = (),
+                        stored: Mapping[str, Any] | None = None) -> None:
+        """Raise ``ValueError`` if the stored config (``stored``, default ``config.json``)
+        differs from ``config`` in a key that is not in ``may_differ`` (nested keys as
+        ``"train.steps"``). A folder without a config is refused (the runner rebuilds
+        ``config.json`` from the checkpoint's copy first)."""
+        stored = dict(stored) if stored is not None else self.read_config()
         wanted = json.loads(json.dumps(dict(config), default=str))
         skip = set(may_differ)
         diffs: list[str] = []
@@ -156,7 +345,7 @@ class RunDir:
         """``history.csv`` and ``history.json`` (the checkpoint holds it too)."""
         if not history.rows:
             return
-        fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=self.path)
+        fd, tmp = tempfile.mkstemp(prefix=self.HISTORY_CSV + ".", suffix=".tmp", dir=self.path)
         os.close(fd)
         history.to_csv(tmp)
         os.replace(tmp, self.path / self.HISTORY_CSV)
@@ -166,7 +355,7 @@ class RunDir:
         """The logged numbers (from ``history.json``, else ``history.csv``)."""
         js, csv_path = self.path / self.HISTORY_JSON, self.path / self.HISTORY_CSV
         if js.is_file():
-            return History([{k: float(v) for k, v in r.items()} for r in json.loads(js.read_text())])
+            return History([{k: float(v) for k, v in r.items()} for r in read_json(js)])
         if csv_path.is_file():
             import csv
 
@@ -185,7 +374,7 @@ class RunDir:
 
         self.samples_dir.mkdir(parents=True, exist_ok=True)
         path = self.samples_dir / f"step_{step:07d}.png"
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=self.samples_dir)
+        fd, tmp = tempfile.mkstemp(prefix="tmp", suffix=".png", dir=self.samples_dir)
         os.close(fd)
         try:
             Image.fromarray(image_grid(rows).numpy()).save(tmp, format="PNG")
@@ -194,6 +383,21 @@ class RunDir:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the temporary files a killed writer left (``last.pt.<random>.tmp``, the
+        same for config, history and metrics, and unfinished sample grids); only call it
+        while holding :class:`RunLock`. Returns the removed paths."""
+        from course_lib.train.checkpoint import remove_stale_temporaries
+
+        removed: list[Path] = []
+        for name in (self.CHECKPOINT, self.CONFIG, self.HISTORY_CSV, self.HISTORY_JSON,
+                     self.METRICS):
+            removed += remove_stale_temporaries(self.path / name)
+        if self.samples_dir.is_dir():
+            removed += remove_stale_temporaries(self.samples_dir / "step.png", prefix="tmp",
+                                                suffix=".png")
+        return removed
 
     def sample_grids(self) -> list[Path]:
         """The sample grids written so far, in step order."""
@@ -208,7 +412,7 @@ class RunDir:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: the run has not finished, or run "
                                     f"`python -m course_lib evaluate {self.path}`")
-        return json.loads(path.read_text())
+        return read_json(path)
 
     # -- reading a run -------------------------------------------------------------------
     def step(self) -> int:

@@ -168,6 +168,7 @@ class TrainingLoop:
         self.step = 0
         self.history = History()
         self.seconds = 0.0
+        self.meta: dict[str, Any] = {}   # plain values saved with the run (e.g. its settings)
         if config.channels_last:
             for m in self.modules.values():
                 m.to(memory_format=torch.channels_last)
@@ -186,6 +187,7 @@ class TrainingLoop:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "history": self.history.rows,
+            "meta": self.meta,
             "loop_config": {k: str(v) if isinstance(v, Path) else v
                             for k, v in asdict(self.config).items()},
             "rng": {"torch": torch.get_rng_state(),
@@ -209,6 +211,7 @@ class TrainingLoop:
         self.step = int(state["step"])
         self.seconds = float(state.get("seconds", 0.0))
         self.history = History(list(state.get("history", [])))
+        self.meta = dict(state.get("meta", {}))
         rng = state.get("rng", {})
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])
@@ -249,9 +252,15 @@ class TrainingLoop:
             sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed,  # type: ignore[arg-type]
                                        start=self.step)
         # A generator of its own: creating the loader's iterator must not draw from the global
-        # RNG, or a resumed run's dropout masks would differ from an uninterrupted run's.
+        # RNG, or a resumed run's dropout masks would differ from an uninterrupted run's. Each
+        # pair is read under a seed of (seed, step, rank, place in batch), whatever worker reads
+        # it (course_lib.train.worker_seeding): resume is exact with any num_workers.
+        from course_lib.train.worker_seeding import SeededBatches, StepSeededDataset
+
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
-        return DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+        return DataLoader(StepSeededDataset(dataset),
+                          batch_sampler=SeededBatches(sampler, cfg.seed, cfg.rank),
+                          num_workers=cfg.num_workers,
                           pin_memory=torch.cuda.is_available(), generator=gen,
                           persistent_workers=cfg.num_workers > 0)
 

@@ -157,10 +157,11 @@ def _check_train_arguments(**values: Any) -> None:
         if value is None:
             continue
         option = "--workers" if name == "num_workers" else "--" + name.replace("_", "-")
+        shown = f"{value:g}" if isinstance(value, float) else value
         if name in positive and not value > 0:
-            raise ValueError(f"{option} must be positive, got {value}{hints.get(name, '')}")
+            raise ValueError(f"{option} must be positive, got {shown}{hints.get(name, '')}")
         if name not in positive and value < 0:
-            raise ValueError(f"{option} must be 0 or more, got {value}")
+            raise ValueError(f"{option} must be 0 or more, got {shown}")
 
 
 def _stored_config(run: RunDir, ctx: DistributedContext) -> dict[str, Any]:

@@ -72,10 +72,11 @@ class PairedDataError(ValueError):
 MAX_IMAGE_PIXELS = 50_000_000  # above this an image is refused (decoding it takes gigabytes)
 
 
-def _too_large(path: Path, pixels: int, size: tuple[int, int] | None) -> PairedDataError:
+def _too_large(path: Path, pixels: int, size: tuple[int, int] | None,
+               limit: int) -> PairedDataError:
     shape = f"{size[0]}x{size[1]} (width x height), " if size else ""
     return PairedDataError(
-        f"{path} is {shape}{pixels / 1e6:.0f} megapixels, above the {MAX_IMAGE_PIXELS // 10**6} "
+        f"{path} is {shape}{pixels / 1e6:.0f} megapixels, above the {limit / 1e6:g} "
         "megapixels course_lib reads: resize it first (the models see a few hundred pixels), "
         "e.g. python -c \"from PIL import Image; im = Image.open('BIG.jpg'); "
         "im.thumbnail((4096, 4096)); im.save('smaller.jpg')\" or ImageMagick's "
@@ -83,8 +84,9 @@ def _too_large(path: Path, pixels: int, size: tuple[int, int] | None) -> PairedD
 
 
 def open_image(path: str | os.PathLike, at_least: tuple[int, int] | None = None,
-               max_pixels: int = MAX_IMAGE_PIXELS) -> Any:
-    """Decode the image at ``path`` once, refusing images above ``max_pixels``.
+               max_pixels: int | None = None) -> Any:
+    """Decode the image at ``path`` once, refusing images above ``max_pixels`` (default
+    :data:`MAX_IMAGE_PIXELS`).
 
     With ``at_least=(width, height)``, a large image is decoded at a reduced size that is
     still at least that large: by a factor 2, 4 or 8 that divides both sides (so an AB file
@@ -101,13 +103,14 @@ def open_image(path: str | os.PathLike, at_least: tuple[int, int] | None = None,
     from PIL import Image
 
     path = Path(path)
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 width, height = image.size
-                if width * height > max_pixels:
-                    raise _too_large(path, width * height, (width, height))
+                if width * height > limit:
+                    raise _too_large(path, width * height, (width, height), limit)
                 factor = 1
                 if at_least is not None:
                     ratio = min(width // max(1, at_least[0]), height // max(1, at_least[1]))
@@ -127,7 +130,8 @@ def open_image(path: str | os.PathLike, at_least: tuple[int, int] | None = None,
         import re
 
         found = re.search(r"\((\d+) pixels\)", str(err))
-        raise _too_large(path, int(found.group(1)) if found else max_pixels * 4, None) from None
+        raise _too_large(path, int(found.group(1)) if found else 4 * limit, None,
+                         limit) from None
     except (OSError, SyntaxError, ValueError) as err:
         if isinstance(err, PairedDataError):
             raise
@@ -210,7 +214,8 @@ class PairedImageDataset(Dataset):
     (:attr:`pairs` holds both files).
 
     Augmentation draws from torch's global random generator, so ``torch.manual_seed`` makes
-    it reproducible (``DataLoader`` workers are seeded from it too).
+    it reproducible; the training loop seeds every read from the run's seed and the step
+    (:mod:`course_lib.train.worker_seeding`), so a resumed run reads the same crops.
     """
 
     def __init__(self, root: str | os.PathLike, split: str | None = "train",

@@ -131,8 +131,10 @@ def remove_stale_temporaries(path: str | os.PathLike[str], prefix: str | None = 
     return sorted(removed)
 
 
-def _first_line(text: str, limit: int = 160) -> str:
+def _first_line(text: str, limit: int = 120) -> str:
+    """The first sentence of an error message (torch's run to several paragraphs)."""
     line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    line = line.split(". ", 1)[0].rstrip(".")
     return line if len(line) <= limit else line[:limit - 3] + "..."
 
 

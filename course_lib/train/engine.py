@@ -9,7 +9,8 @@ everything around it:
   same data as an uninterrupted one (:class:`StepBatchSampler`);
 * loss history, ``tqdm.auto`` progress, periodic callbacks for samples and evaluation;
 * atomic checkpoints of every model, optimizer, scheduler, the step, the history and the RNG
-  states, and resume that continues the same run (bit-identical on CPU);
+  states, and resume that continues the same run (bit-identical on CPU, with any number of
+  data-loader workers: :mod:`course_lib.train.worker_seeding`);
 * opt-in speed on GPUs: channels_last memory format and ``torch.compile`` of the models
   (mixed precision belongs to the step function, which knows where losses are computed);
 * several processes (``torchrun``): with ``world_size > 1`` each rank draws its slice of the
@@ -44,7 +45,9 @@ class LoopConfig:
     Attributes:
         steps: total training steps of the run (a resumed run continues up to this number).
         batch_size: pairs per step.
-        seed: seeds the batch order (and nothing else; model seeding is the caller's).
+        seed: seeds the batch order and each pair's read (its random jitter: a function of
+            seed, step and place in the batch, whatever worker reads it); model seeding is the
+            caller's.
         log_every: record the step's numbers in the history every this many steps.
         checkpoint_every: write ``run_dir/last.pt`` every this many steps (0: only at the end).
         callback_every: call the ``on_interval`` callback every this many steps (0: never).

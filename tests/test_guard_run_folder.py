@@ -230,3 +230,14 @@ def test_reading_a_pair_leaves_the_random_streams_alone() -> None:
     assert torch.equal(torch.get_rng_state(), before)
     assert all(torch.equal(x, y) for x, y in zip(first, [data[k] for k in keys[1]]))
     assert not torch.equal(data[keys[0][0]] - 0, data[keys[1][0]] - 2)   # steps differ
+
+
+def test_a_rank_reads_its_slice_of_the_global_batch_with_the_same_seeds() -> None:
+    from course_lib.train.distributed import ShardedStepBatchSampler
+    from course_lib.train.engine import StepBatchSampler
+
+    whole = list(SeededBatches(StepBatchSampler(12, 4, steps=5, seed=3, start=2), seed=3))
+    halves = [list(SeededBatches(ShardedStepBatchSampler(12, 4, steps=5, seed=3, start=2, rank=r,
+                                                         world_size=2), seed=3))
+              for r in range(2)]
+    assert [a + b for a, b in zip(*halves)] == whole and len(whole) == 3

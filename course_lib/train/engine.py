@@ -256,13 +256,13 @@ class TrainingLoop:
                                        start=self.step)
         # A generator of its own: creating the loader's iterator must not draw from the global
         # RNG, or a resumed run's dropout masks would differ from an uninterrupted run's. Each
-        # pair is read under a seed of (seed, step, rank, place in batch), whatever worker reads
-        # it (course_lib.train.worker_seeding): resume is exact with any num_workers.
+        # pair is read under a seed of (seed, step, place in the global batch), whatever worker
+        # reads it (course_lib.train.worker_seeding): resume is exact with any num_workers.
         from course_lib.train.worker_seeding import SeededBatches, StepSeededDataset
 
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
         return DataLoader(StepSeededDataset(dataset),
-                          batch_sampler=SeededBatches(sampler, cfg.seed, cfg.rank),
+                          batch_sampler=SeededBatches(sampler, cfg.seed),
                           num_workers=cfg.num_workers,
                           pin_memory=torch.cuda.is_available(), generator=gen,
                           persistent_workers=cfg.num_workers > 0)

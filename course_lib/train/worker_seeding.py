@@ -7,13 +7,13 @@ worker's, seeded once per loader from a base seed plus the worker id. A resumed 
 workers, hands batch ``t`` to another worker than the uninterrupted run did, and so draws other
 crops; changing ``num_workers`` changes them too.
 
-Here every item is read under its own seed, derived from the run's seed, the training step,
-the process rank and the item's place in the batch (and deliberately *not* from the worker id):
+Here every item is read under its own seed, derived from the run's seed, the training step and
+the item's place in the global batch (and deliberately *not* from the worker id or the rank):
 :class:`SeededBatches` turns the index batches of a step sampler into ``(seed, index)`` keys and
 :class:`StepSeededDataset` reads ``dataset[index]`` with torch's, Python's and NumPy's global
 generators seeded from ``seed`` and restored afterwards. Batch ``t`` is then the same pixels
-whichever process reads it, after any resume, with 0 or 8 workers, and reading it leaves the
-main process's random streams untouched.
+whichever process reads it, after any resume, with 0 or 8 workers, on one process or sliced
+over several (``torchrun``), and reading it leaves the main process's random streams untouched.
 """
 from __future__ import annotations
 
@@ -28,18 +28,23 @@ from torch.utils.data import Dataset, Sampler
 __all__ = ["item_seed", "SeededBatches", "StepSeededDataset"]
 
 
-def item_seed(seed: int, step: int, rank: int, position: int) -> int:
-    """A 63-bit seed for the ``position``-th pair of ``rank``'s share of batch ``step``."""
-    digest = hashlib.blake2b(f"{seed}/{step}/{rank}/{position}".encode(), digest_size=8).digest()
+def item_seed(seed: int, step: int, position: int) -> int:
+    """A 63-bit seed for the ``position``-th pair of the global batch of step ``step``."""
+    digest = hashlib.blake2b(f"{seed}/{step}/{position}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
 
 
 class SeededBatches(Sampler[list[tuple[int, int]]]):
-    """Wrap a step batch sampler (with a ``start`` step) to yield ``(item seed, index)`` keys."""
+    """Wrap a step batch sampler to yield ``(item seed, index)`` keys.
 
-    def __init__(self, batches: Sampler[list[int]], seed: int, rank: int = 0) -> None:
-        self.batches, self.seed, self.rank = batches, seed, rank
+    The sampler's ``start`` (first step) is read, and for a rank's slice of the global batch
+    (:class:`~course_lib.train.distributed.ShardedStepBatchSampler`) its ``rank *
+    local_batch`` offset, so the positions are those in the global batch."""
+
+    def __init__(self, batches: Sampler[list[int]], seed: int) -> None:
+        self.batches, self.seed = batches, seed
         self.start = int(getattr(batches, "start", 0))
+        self.offset = int(getattr(batches, "rank", 0)) * int(getattr(batches, "local_batch", 0))
 
     def __len__(self) -> int:
         return len(self.batches)  # type: ignore[arg-type]
@@ -47,7 +52,7 @@ class SeededBatches(Sampler[list[tuple[int, int]]]):
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         for offset, batch in enumerate(self.batches):
             step = self.start + offset
-            yield [(item_seed(self.seed, step, self.rank, pos), int(i))
+            yield [(item_seed(self.seed, step, self.offset + pos), int(i))
                    for pos, i in enumerate(batch)]
 
 

@@ -32,7 +32,7 @@ import course_lib
 from course_lib.data.resolve import DataChoice, data_from_spec, resolve_data
 from course_lib.profiles import PROFILES
 from course_lib.recipes import Recipe, TrainSettings, get_recipe
-from course_lib.run_dir import RunDir, RunLock
+from course_lib.run_dir import RunDir, hold_run_folder
 from course_lib.train.checkpoint import load_checkpoint, unwrap
 from course_lib.train.distributed import (DistributedContext, init_distributed, local_copy,
                                           max_param_divergence, shutdown)
@@ -256,7 +256,7 @@ def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, 
     }
     run = RunDir(run_dir if run_dir is not None else default_run_dir(recipe.name, choice))
     if ctx.is_main:   # one writer per folder: refuses a live holder, takes over a dead one's
-        held.enter_context(RunLock(run.path))
+        held.enter_context(hold_run_folder(run.path))
         for leftover in run.remove_stale_temporaries():
             print(f"note: removed {leftover}, a temporary file left by a writer that was "
                   "stopped during a save", file=sys.stderr, flush=True)

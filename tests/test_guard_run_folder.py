@@ -241,3 +241,39 @@ def test_a_rank_reads_its_slice_of_the_global_batch_with_the_same_seeds() -> Non
                                                          world_size=2), seed=3))
               for r in range(2)]
     assert [a + b for a, b in zip(*halves)] == whole and len(whole) == 3
+
+
+def test_the_notebooks_training_loop_holds_its_folder_too(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from torch import nn
+
+    from course_lib.train.engine import LoopConfig, TrainingLoop
+
+    class Pairs(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"A": torch.full((2,), float(i))}
+
+    net = nn.Linear(2, 2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+
+    def step(batch):  # type: ignore[no-untyped-def]
+        loss = net(batch["A"]).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    loop = TrainingLoop(step, {"G": net}, {"G": opt},
+                        LoopConfig(steps=2, run_dir=tmp_path, progress=False))
+    leftover = tmp_path / "last.pt.a1b2c3d4.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    with RunLock(tmp_path):
+        with pytest.raises(RunFolderBusy, match=f"{tmp_path} is in use by another trainer"):
+            loop.run(Pairs())
+    assert leftover.exists() and loop.step == 0        # refused before touching anything
+    loop.run(Pairs())
+    assert loop.step == 2 and not leftover.exists() and not (tmp_path / "run.lock").exists()
+    assert f"note: removed {leftover}" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -291,7 +292,25 @@ class TrainingLoop:
     def run(self, dataset: Dataset, on_interval: Callable[["TrainingLoop"], None] | None = None,
             desc: str = "training") -> History:
         """Train until ``config.steps``; returns the history. Resumes nothing by itself: call
-        :meth:`resume` first to continue an interrupted run."""
+        :meth:`resume` first to continue an interrupted run.
+
+        With a ``run_dir``, rank 0 holds the folder while it trains (one writer per folder:
+        :func:`~course_lib.train.run_lock.hold_run_folder`) and first deletes the temporary
+        checkpoint files a killed writer left there."""
+        if self.config.run_dir is None or self.config.rank != 0 or self.step >= self.config.steps:
+            return self._run(dataset, on_interval, desc)
+        from course_lib.train.checkpoint import remove_stale_temporaries
+        from course_lib.train.run_lock import hold_run_folder
+
+        with hold_run_folder(self.config.run_dir):
+            assert self.checkpoint_path is not None
+            for leftover in remove_stale_temporaries(self.checkpoint_path):
+                print(f"note: removed {leftover}, a temporary file left by a writer that was "
+                      "stopped during a save", file=sys.stderr, flush=True)
+            return self._run(dataset, on_interval, desc)
+
+    def _run(self, dataset: Dataset, on_interval: Callable[["TrainingLoop"], None] | None,
+             desc: str) -> History:
         cfg = self.config
         if self.step >= cfg.steps:
             return self.history

@@ -46,7 +46,9 @@ _DOWNLOAD_HELP = """\
 Download a pix2pix dataset into ROOT/NAME (default data/NAME) and extract it.
 The archive is streamed with a progress bar into ROOT/NAME.tar.gz.part and resumed if
 interrupted; the dataset folder appears only once it is complete, so an interrupted run never
-leaves a half-extracted dataset behind. A dataset that is already complete is not fetched again.
+leaves a half-extracted dataset behind. A dataset that is already complete (its files match the
+manifest written when it was extracted) is not fetched again. A file passed with --archive is
+only read, never deleted.
 No internet here? Download the archive URL shown by --list on another machine, copy it over,
 and pass it with --archive."""
 
@@ -370,7 +372,10 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
             "with the generator of RUN. Each input is resized to the run's training size; the "
             "outputs are written as PNG under --output with the same relative names. Inputs are "
             "what the model's A side was (e.g. colour-coded label maps for labels -> photo); "
-            "with --ab, AB files are split and the input half is used."),
+            "with --ab, AB files are split and the input half is used. Your files are safe: "
+            "--output may not be --input or lie inside it, inputs are never written over, "
+            "existing outputs are kept unless --overwrite, x.jpg and x.png give x_jpg.png and "
+            "x_png.png, and an unreadable image is named while the others are written."),
         epilog=("examples:\n"
                 "  python -m course_lib sample runs/facades_pix2pix --input my_labels/ "
                 "--output out/\n"

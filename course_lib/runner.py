@@ -182,8 +182,8 @@ def _stored_config(run: RunDir, ctx: DistributedContext) -> dict[str, Any]:
     return stored
 
 
-def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, *, data: str, run_dir: str | Path | None,
-           resume: bool, profile: str | None, steps: int | None, epochs: float | None,
+def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, *, data: str,
+           run_dir: str | Path | None, resume: bool, profile: str | None, steps: int | None, epochs: float | None,
            batch_size: int | None, image_size: int | None, load_size: int | None,
            direction: str | None, train_size: int | None, eval_size: int | None,
            data_root: str, amp: str | None, channels_last: bool, compile: bool, sync_bn: bool,
@@ -476,9 +476,9 @@ def _check_output_folder(src: Path, out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--output {out_dir} is a file: pass a folder for the outputs")
     if src.is_dir() and (out_r == src_r or src_r in out_r.parents):
-        raise ValueError(f"--output {out_dir} is {'--input' if out_r == src_r else 'inside --input'}"
-                         f" {src}: the outputs would mix with, or overwrite, your images; pass a "
-                         "folder outside it")
+        where = "--input" if out_r == src_r else "inside --input"
+        raise ValueError(f"--output {out_dir} is {where} {src}: the outputs would mix with, or "
+                         "overwrite, your images; pass a folder outside it")
 
 
 def sample(run_dir: str | Path, inputs: str | Path, output: str | Path, *,

@@ -148,8 +148,8 @@ def test_missing_config_is_rebuilt_from_the_checkpoint_and_still_checked(
     assert main([*TRAIN, "--run-dir", str(run), "--resume"]) == 0
 
 
-def test_missing_config_and_an_old_checkpoint_is_refused(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_config_and_an_old_checkpoint_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
     assert main([*TRAIN, "--stop-after", "1", "--run-dir", str(run)]) == 0
     state = load_checkpoint(run / "last.pt")
@@ -243,8 +243,8 @@ def test_a_rank_reads_its_slice_of_the_global_batch_with_the_same_seeds() -> Non
     assert [a + b for a, b in zip(*halves)] == whole and len(whole) == 3
 
 
-def test_the_notebooks_training_loop_holds_its_folder_too(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_notebooks_training_loop_holds_its_folder_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from torch import nn
 
     from course_lib.train.engine import LoopConfig, TrainingLoop

@@ -110,7 +110,8 @@ def _png_header(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims ``width x height`` with one row of data (a truncated file:
     the size is read from the header, and the limit refuses it before any decoding)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)

@@ -19,9 +19,9 @@ The marker holds a manifest (how many files, and how many bytes, each split fold
 was extracted), and a dataset counts as present only when ``data/<name>/`` holds the marker
 *and* its files still match the manifest, so neither a crash at any point nor files deleted
 later leave something that looks complete. A file the user hands over with ``archive=`` is
-only read, never moved or deleted (even with ``force``). Without internet, copy the archive by hand and
-extract it with ``download(name, archive=PATH)`` (``python -m course_lib download NAME
---archive PATH``). Only the standard library is used (``urllib``, ``tarfile``); ``tqdm``
+only read, never moved or deleted (even with ``force``). Without internet, copy the archive
+by hand and extract it with ``download(name, archive=PATH)`` (``python -m course_lib download
+NAME --archive PATH``). Only the standard library is used (``urllib``, ``tarfile``); ``tqdm``
 draws the progress bar.
 """
 from __future__ import annotations

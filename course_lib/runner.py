@@ -183,7 +183,8 @@ def _stored_config(run: RunDir, ctx: DistributedContext) -> dict[str, Any]:
 
 
 def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, *, data: str,
-           run_dir: str | Path | None, resume: bool, profile: str | None, steps: int | None, epochs: float | None,
+           run_dir: str | Path | None,
+           resume: bool, profile: str | None, steps: int | None, epochs: float | None,
            batch_size: int | None, image_size: int | None, load_size: int | None,
            direction: str | None, train_size: int | None, eval_size: int | None,
            data_root: str, amp: str | None, channels_last: bool, compile: bool, sync_bn: bool,

@@ -379,7 +379,11 @@ def _check_same_settings(run_dir: Path, wanted: dict[str, Any]) -> None:
     path = run_dir / _RUN_FILE
     if not path.is_file():
         return
-    stored = json.loads(path.read_text())
+    try:
+        stored = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): it was damaged or edited by hand; "
+                         f"restore it, or delete {run_dir} to start this run afresh") from None
     if stored == json.loads(json.dumps(wanted)):
         return
     diffs = []

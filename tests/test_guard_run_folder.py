@@ -277,3 +277,15 @@ def test_the_notebooks_training_loop_holds_its_folder_too(
     loop.run(Pairs())
     assert loop.step == 2 and not leftover.exists() and not (tmp_path / "run.lock").exists()
     assert f"note: removed {leftover}" in capsys.readouterr().err
+
+
+def test_a_damaged_notebook_run_file_names_itself(tmp_path: Path) -> None:
+    from course_lib.experiment import _check_same_settings
+
+    (tmp_path / "run.json").write_text("{")
+    with pytest.raises(ValueError) as err:
+        _check_same_settings(tmp_path, {"steps": 2})
+    assert str(err.value) == (
+        f"{tmp_path / 'run.json'} is not valid JSON (Expecting property name enclosed in double "
+        "quotes: line 1 column 2 (char 1)): it was damaged or edited by hand; restore it, or "
+        f"delete {tmp_path} to start this run afresh")

@@ -218,9 +218,9 @@ class TrainingLoop:
         self.meta = dict(state.get("meta", {}))
         rng = state.get("rng", {})
         if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
+            torch.set_rng_state(rng["torch"].cpu())   # loaded with map_location
         if rng.get("cuda") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
 
     def save(self) -> Path | None:
         """Write ``run_dir/last.pt`` and ``run_dir/history.csv`` (if there is a run_dir; only

@@ -67,3 +67,12 @@ def test_a_whole_split_gone_and_an_old_marker(tmp_path: Path) -> None:
     (root / "facades" / "val").mkdir()
     (root / "facades" / "val" / "0.jpg").write_bytes(b"x")
     assert dl.is_complete("facades", root)
+
+
+def test_an_archive_placed_in_the_cache_by_hand_is_kept(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    archive = make_archive(root / "facades.tar.gz")       # copied there by hand, no --archive
+    dl.download("facades", root=root, url=(tmp_path / "unreachable.tar.gz").as_uri(),
+                progress=False)
+    assert dl.is_complete("facades", root) and archive.is_file()

@@ -252,7 +252,8 @@ def download(name: str, root: str | os.PathLike = "data", force: bool = False,
             without internet: fetch the archive elsewhere and copy it over).
         url: download from here instead of the registry's address (a mirror, or a
             ``file://`` URL).
-        keep_archive: keep ``root/name.tar.gz`` after extraction (it is removed otherwise).
+        keep_archive: keep ``root/name.tar.gz`` after extraction (otherwise it is removed if
+            this call downloaded it; an archive that was already there is left alone).
         timeout: seconds to wait for the server before giving up.
 
     Returns:
@@ -299,13 +300,14 @@ def download(name: str, root: str | os.PathLike = "data", force: bool = False,
         origin = str(source.resolve())
     else:
         origin = url or info.url
-        if not cached.is_file():
+        fetched = not cached.is_file()   # an archive already there may be the user's copy
+        if fetched:
             _fetch(origin, part, info, progress=progress, timeout=timeout)
             os.replace(part, cached)  # the archive is complete from here on
         source = cached
 
     _extract(source, target, info, origin=origin, force=force)
-    if archive is None and not keep_archive:
+    if archive is None and fetched and not keep_archive:   # only what this call downloaded
         cached.unlink(missing_ok=True)
     return target
 

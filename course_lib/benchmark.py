@@ -373,12 +373,29 @@ def _fmt(x: float | None, spec: str, none: str = "-") -> str:
     return none if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse counts that would be silently replaced or make the numbers meaningless."""
+    for name in ("size", "ngf", "ndf", "iters", "threads"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be a positive number, got {value}")
+    for value in getattr(args, "batch", None) or []:
+        if value < 1:
+            raise ValueError(f"--batch must be positive, got {value}")
+    for value in getattr(args, "loader_workers", None) or []:
+        if value < 0:
+            raise ValueError(f"--loader-workers must be 0 or more, got {value}")
+    if getattr(args, "warmup", None) is not None and args.warmup < 0:
+        raise ValueError(f"--warmup must be 0 or more, got {args.warmup}")
+
+
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the benchmark described by ``args`` (see :func:`add_arguments`); returns the data."""
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no GPU")
     cuda = device == "cuda"
+    _check_arguments(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     size = args.size or (64 if args.quick else 256)
@@ -386,7 +403,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     ndf = args.ndf or (32 if args.quick else 64)
     batches = args.batch or ([4] if args.quick else ([1, 16] if cuda else [1]))
     iters = args.iters or (3 if args.quick else (50 if cuda else 5))
-    warmup = args.warmup or (1 if args.quick else (10 if cuda else 2))
+    warmup = args.warmup if args.warmup is not None else (1 if args.quick else (10 if cuda else 2))
     names = args.variants or list(VARIANTS)
     if "eager fp32" not in names:
         names = ["eager fp32", *names]

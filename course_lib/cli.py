@@ -48,7 +48,9 @@ _DOWNLOAD_HELP = """\
 Download a pix2pix dataset into ROOT/NAME (default data/NAME) and extract it.
 The archive is streamed with a progress bar into ROOT/NAME.tar.gz.part and resumed if
 interrupted; the dataset folder appears only once it is complete, so an interrupted run never
-leaves a half-extracted dataset behind. A dataset that is already complete is not fetched again.
+leaves a half-extracted dataset behind. A dataset that is already complete (its files match the
+manifest written when it was extracted) is not fetched again. A file passed with --archive is
+only read, never deleted.
 No internet here? Download the archive URL shown by --list on another machine, copy it over,
 and pass it with --archive."""
 
@@ -286,6 +288,7 @@ def _fail(err: BaseException) -> int:
 
 def _run_train(args: argparse.Namespace) -> int:
     from course_lib.recipes import ModelUnavailable
+    from course_lib.run_dir import RunFolderBusy
     from course_lib.runner import train
 
     try:
@@ -302,7 +305,8 @@ def _run_train(args: argparse.Namespace) -> int:
               test_mode=args.test_mode, evaluate_at_end=not args.no_eval, fcn=not args.no_fcn,
               progress=not args.quiet, stop_after=args.stop_after,
               model_args=args.recipe.hyperparameters(args))
-    except (ValueError, FileExistsError, FileNotFoundError, ModelUnavailable) as err:
+    except (ValueError, FileExistsError, FileNotFoundError, ModelUnavailable, RunFolderBusy,
+            FloatingPointError) as err:
         return _fail(err)
     except KeyboardInterrupt:
         print("interrupted; run the same command with --resume to continue from the last "
@@ -370,7 +374,10 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
             "with the generator of RUN. Each input is resized to the run's training size; the "
             "outputs are written as PNG under --output with the same relative names. Inputs are "
             "what the model's A side was (e.g. colour-coded label maps for labels -> photo); "
-            "with --ab, AB files are split and the input half is used."),
+            "with --ab, AB files are split and the input half is used. Your files are safe: "
+            "--output may not be --input or lie inside it, inputs are never written over, "
+            "existing outputs are kept unless --overwrite, x.jpg and x.png give x_jpg.png and "
+            "x_png.png, and an unreadable image is named while the others are written."),
         epilog=("examples:\n"
                 "  python -m course_lib sample runs/facades_pix2pix --input my_labels/ "
                 "--output out/\n"
@@ -394,12 +401,15 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
                         help="outputs per input (different dropout draws or latent codes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace outputs that already exist in --output (inputs are never "
+                             "written over)")
     parser.set_defaults(handler=_run_sample, parser=parser)
 
 
 def _run_sample(args: argparse.Namespace) -> int:
     from course_lib.recipes import ModelUnavailable
-    from course_lib.runner import sample
+    from course_lib.runner import SampleFailures, sample
 
     if (args.run_dir is None) == (args.official is None):
         args.parser.error("give either a RUN folder or --official NAME")
@@ -408,8 +418,11 @@ def _run_sample(args: argparse.Namespace) -> int:
     try:
         paths = sample(args.run_dir, args.input, args.output, ab=args.ab,
                        direction=args.direction, test_mode=args.test_mode, num=args.num,
-                       seed=args.seed, device=args.device)
-    except (ValueError, FileNotFoundError, KeyError, ModelUnavailable) as err:
+                       seed=args.seed, device=args.device, overwrite=args.overwrite)
+    except SampleFailures as err:
+        print(f"wrote {len(err.written)} image(s) to {args.output}")
+        return _fail(err)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, ModelUnavailable) as err:
         return _fail(err)
     print(f"wrote {len(paths)} image(s) to {args.output}")
     return 0
@@ -490,7 +503,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 def _run_bench(args: argparse.Namespace) -> int:
     from course_lib.benchmark import run
 
-    run(args)
+    try:
+        run(args)
+    except ValueError as err:
+        return _fail(err)
     return 0
 
 

@@ -54,6 +54,7 @@ from course_lib.profiles import Profile
 from course_lib.train.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 from course_lib.train.pix2pix import Pix2Pix, Pix2PixConfig
+from course_lib.train.plain import from_plain, to_plain
 
 __all__ = [
     "TestMode", "default_generator", "default_discriminator",
@@ -378,7 +379,11 @@ def _check_same_settings(run_dir: Path, wanted: dict[str, Any]) -> None:
     path = run_dir / _RUN_FILE
     if not path.is_file():
         return
-    stored = json.loads(path.read_text())
+    try:
+        stored = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): it was damaged or edited by hand; "
+                         f"restore it, or delete {run_dir} to start this run afresh") from None
     if stored == json.loads(json.dumps(wanted)):
         return
     diffs = []
@@ -552,8 +557,9 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
     # Keep what was recorded up to the checkpoint; later entries are redone.
     samples: list[tuple[int, torch.Tensor]] = [(s, x) for s, x in extras.get("samples", [])
                                                if s <= loop.step]
-    evals: list[tuple[int, Evaluation]] = [(s, e) for s, e in extras.get("evals", [])
-                                           if s <= loop.step]
+    evals: list[tuple[int, Evaluation]] = [
+        (s, from_plain(e, (Evaluation, FCNScore))) for s, e in extras.get("evals", [])
+        if s <= loop.step]
 
     sample_pairs: dict[str, torch.Tensor] = {}
     val_data: dict[str, torch.Tensor] | None = None
@@ -565,7 +571,7 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         if run_path is not None:
             save_checkpoint(run_path / _EXTRAS_FILE, {
                 "samples": samples,
-                "evals": [(s, e.without_images()) for s, e in evals]})
+                "evals": [(s, to_plain(e.without_images())) for s, e in evals]})
 
     def record(lp: TrainingLoop) -> None:
         if val_data is None:

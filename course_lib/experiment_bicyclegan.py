@@ -48,6 +48,7 @@ from course_lib.models.bicyclegan import (BicycleDiscriminator, LatentEncoder,
 from course_lib.profiles import Profile
 from course_lib.train.bicyclegan import VARIANTS, BicycleGAN, BicycleGANConfig
 from course_lib.train.checkpoint import unwrap
+from course_lib.train.plain import from_plain, to_plain
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 
 __all__ = [
@@ -454,8 +455,9 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))
                                        for k, m in model.modules.items()})
     resumed_from, extras = open_run(loop, run_path, settings, name, steps, progress)
-    evals: list[tuple[int, MultimodalEvaluation]] = [(s, e) for s, e in extras.get("evals", [])
-                                       if s <= loop.step]
+    evals: list[tuple[int, MultimodalEvaluation]] = [
+        (s, from_plain(e, (MultimodalEvaluation, ModeCoverage)))
+        for s, e in extras.get("evals", []) if s <= loop.step]
 
     val_data: dict[str, torch.Tensor] | None = None
     num_modes: int | None = None
@@ -472,7 +474,7 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         if run_path is not None:
             from course_lib.train.checkpoint import save_checkpoint
 
-            save_checkpoint(run_path / _EXTRAS_FILE, {"evals": evals})
+            save_checkpoint(run_path / _EXTRAS_FILE, {"evals": to_plain(evals)})
 
     target = steps if stop_after is None else stop_after
     if loop.step < target:

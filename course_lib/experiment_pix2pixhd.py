@@ -51,6 +51,7 @@ from course_lib.models.clusters import FeatureClusters, collect_instance_feature
 from course_lib.models.pix2pixhd import GlobalGenerator, LocalEnhancer, max_num_D
 from course_lib.profiles import Profile
 from course_lib.train.checkpoint import save_checkpoint, unwrap
+from course_lib.train.plain import from_plain, to_plain
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 from course_lib.train.pix2pixhd import Pix2PixHD, Pix2PixHDConfig
 from course_lib.train.pix2pixhd_setup import HDSetup, build_pix2pixhd
@@ -403,8 +404,9 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))
                                        for k, m in model.modules.items()})
     resumed_from, extras = open_run(loop, run_path, settings, name, steps, progress)
-    evals: list[tuple[int, HDEvaluation]] = [(s, e) for s, e in extras.get("evals", [])
-                                       if s <= loop.step]
+    evals: list[tuple[int, HDEvaluation]] = [
+        (s, from_plain(e, (HDEvaluation, FCNScore, BoundaryScore)))
+        for s, e in extras.get("evals", []) if s <= loop.step]
 
     val_data = _stack(val_set) if val_set is not None else None
 
@@ -414,7 +416,7 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
         evals.append((lp.step, evaluate_hd(model, val_data, segmenter, keep_images=False)))
         if run_path is not None:
             save_checkpoint(run_path / _EXTRAS_FILE,
-                            {"evals": [(s, e.without_images()) for s, e in evals]})
+                            {"evals": [(s, to_plain(e.without_images())) for s, e in evals]})
 
     target = steps if stop_after is None else stop_after
     if loop.step < target:

@@ -9,12 +9,20 @@ The command line (``python -m course_lib train ...``) writes one folder per run:
       history.csv        the logged losses, one row per logged step (also history.json)
       samples/           step_000500.png ...: input / target / output of fixed validation pairs
       metrics.json       the final evaluation (written at the end, and by `evaluate`)
+      run.lock           only while a trainer writes the folder: its PID and host (RunLock)
 
 Files are replaced atomically (write a temporary file in the folder, then rename it), so an
 interrupted run never leaves a truncated ``config.json`` or ``metrics.json`` behind, as
 :func:`~course_lib.train.checkpoint.save_checkpoint` does for ``last.pt``. Resuming checks that
 the stored configuration agrees with the new one on everything that changes the result
 (:meth:`RunDir.check_resumable`).
+
+One writer per folder: a trainer holds :class:`~course_lib.train.run_lock.RunLock`
+(``run.lock``, taken atomically with an exclusive ``flock`` that the operating system drops when
+the process dies, and holding the writer's PID and host for the messages). A second trainer,
+or a ``--resume`` while the first still runs, is refused; a lock left by a killed process is
+taken over with a message, and the temporary files that process left
+(``last.pt.<random>.tmp`` ...) are removed.
 
 :class:`RunDir` is also the way to *read* a finished run in a notebook::
 
@@ -33,8 +41,21 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from course_lib.train.engine import History
+from course_lib.train.run_lock import RunFolderBusy, RunLock, hold_run_folder
 
-__all__ = ["RunDir", "write_json_atomic", "image_grid"]
+__all__ = ["RunDir", "RunLock", "RunFolderBusy", "hold_run_folder", "write_json_atomic",
+           "read_json", "image_grid"]
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """``json.loads`` of a file, with a one-line error naming the file when it is not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): it was damaged or edited by hand; "
+                         "restore it, or delete it (a run folder's config.json is rebuilt from "
+                         "last.pt on the next train --resume)") from None
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
@@ -120,17 +141,27 @@ class RunDir:
     def read_config(self) -> dict[str, Any]:
         path = self.path / self.CONFIG
         if not path.is_file():
+            if self.has_checkpoint():
+                raise FileNotFoundError(
+                    f"{path} is missing although {self.checkpoint} exists: run `python -m "
+                    f"course_lib train ... --run-dir {self.path} --resume` once to rebuild it "
+                    "from the checkpoint's copy, or restore it")
             raise FileNotFoundError(
                 f"{self.path} is not a run folder: it has no {self.CONFIG}. Pass the folder that "
                 "`python -m course_lib train ... --run-dir DIR` wrote")
-        return json.loads(path.read_text())
+        config = read_json(path)
+        if not isinstance(config, dict):
+            raise ValueError(f"{path} holds a {type(config).__name__}, not the settings of a run: "
+                             "restore it, or delete it to rebuild it from last.pt")
+        return config
 
-    def check_resumable(self, config: Mapping[str, Any], may_differ: Iterable[str] = ()) -> None:
-        """Raise ``ValueError`` if the stored config differs from ``config`` in a key that is
-        not in ``may_differ`` (nested keys as ``"train.steps"``). Missing config: no check."""
-        if not (self.path / self.CONFIG).is_file():
-            return
-        stored = json.loads((self.path / self.CONFIG).read_text())
+    def check_resumable(self, config: Mapping[str, Any], may_differ: Iterable[str] = (),
+                        stored: Mapping[str, Any] | None = None) -> None:
+        """Raise ``ValueError`` if the stored config (``stored``, default ``config.json``)
+        differs from ``config`` in a key that is not in ``may_differ`` (nested keys as
+        ``"train.steps"``). A folder without a config is refused (the runner rebuilds
+        ``config.json`` from the checkpoint's copy first)."""
+        stored = dict(stored) if stored is not None else self.read_config()
         wanted = json.loads(json.dumps(dict(config), default=str))
         skip = set(may_differ)
         diffs: list[str] = []
@@ -156,7 +187,7 @@ class RunDir:
         """``history.csv`` and ``history.json`` (the checkpoint holds it too)."""
         if not history.rows:
             return
-        fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=self.path)
+        fd, tmp = tempfile.mkstemp(prefix=self.HISTORY_CSV + ".", suffix=".tmp", dir=self.path)
         os.close(fd)
         history.to_csv(tmp)
         os.replace(tmp, self.path / self.HISTORY_CSV)
@@ -166,7 +197,7 @@ class RunDir:
         """The logged numbers (from ``history.json``, else ``history.csv``)."""
         js, csv_path = self.path / self.HISTORY_JSON, self.path / self.HISTORY_CSV
         if js.is_file():
-            return History([{k: float(v) for k, v in r.items()} for r in json.loads(js.read_text())])
+            return History([{k: float(v) for k, v in r.items()} for r in read_json(js)])
         if csv_path.is_file():
             import csv
 
@@ -185,7 +216,7 @@ class RunDir:
 
         self.samples_dir.mkdir(parents=True, exist_ok=True)
         path = self.samples_dir / f"step_{step:07d}.png"
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=self.samples_dir)
+        fd, tmp = tempfile.mkstemp(prefix="tmp", suffix=".png", dir=self.samples_dir)
         os.close(fd)
         try:
             Image.fromarray(image_grid(rows).numpy()).save(tmp, format="PNG")
@@ -194,6 +225,21 @@ class RunDir:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the temporary files a killed writer left (``last.pt.<random>.tmp``, the
+        same for config, history and metrics, and unfinished sample grids); only call it
+        while holding :class:`RunLock`. Returns the removed paths."""
+        from course_lib.train.checkpoint import remove_stale_temporaries
+
+        removed: list[Path] = []
+        for name in (self.CHECKPOINT, self.CONFIG, self.HISTORY_CSV, self.HISTORY_JSON,
+                     self.METRICS):
+            removed += remove_stale_temporaries(self.path / name)
+        if self.samples_dir.is_dir():
+            removed += remove_stale_temporaries(self.samples_dir / "step.png", prefix="tmp",
+                                                suffix=".png")
+        return removed
 
     def sample_grids(self) -> list[Path]:
         """The sample grids written so far, in step order."""
@@ -208,7 +254,7 @@ class RunDir:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: the run has not finished, or run "
                                     f"`python -m course_lib evaluate {self.path}`")
-        return json.loads(path.read_text())
+        return read_json(path)
 
     # -- reading a run -------------------------------------------------------------------
     def step(self) -> int:

@@ -15,8 +15,11 @@ them directly; the CLI only parses arguments.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import platform
+import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -29,13 +32,13 @@ import course_lib
 from course_lib.data.resolve import DataChoice, data_from_spec, resolve_data
 from course_lib.profiles import PROFILES
 from course_lib.recipes import Recipe, TrainSettings, get_recipe
-from course_lib.run_dir import RunDir
+from course_lib.run_dir import RunDir, hold_run_folder
 from course_lib.train.checkpoint import load_checkpoint, unwrap
 from course_lib.train.distributed import (DistributedContext, init_distributed, local_copy,
                                           max_param_divergence, shutdown)
 from course_lib.train.engine import LoopConfig, TrainingLoop
 
-__all__ = ["PAPER_DEFAULTS", "train", "evaluate", "sample", "default_run_dir",
+__all__ = ["PAPER_DEFAULTS", "train", "evaluate", "sample", "SampleFailures", "default_run_dir",
            "describe_metrics"]
 
 # pix2pix Sec. 4 and 6.2: 256x256 crops of images resized to 286, batch 1, 200 epochs
@@ -120,23 +123,67 @@ def train(model: str, data: str, *, run_dir: str | Path | None = None, resume: b
     """
     recipe = get_recipe(model)
     recipe.check_available()
+    _check_train_arguments(epochs=epochs, image_size=image_size, load_size=load_size,
+                           train_size=train_size, eval_size=eval_size, batch_size=batch_size,
+                           num_workers=num_workers, log_every=log_every,
+                           sample_every=sample_every, checkpoint_every=checkpoint_every,
+                           num_samples=num_samples, stop_after=stop_after)
     ctx = init_distributed(device)
     try:
-        return _train(recipe, ctx, data=data, run_dir=run_dir, resume=resume, profile=profile,
-                      steps=steps, epochs=epochs, batch_size=batch_size, image_size=image_size,
-                      load_size=load_size, direction=direction, train_size=train_size,
-                      eval_size=eval_size, data_root=data_root, amp=amp,
-                      channels_last=channels_last, compile=compile, sync_bn=sync_bn,
-                      num_workers=num_workers, seed=seed, log_every=log_every,
-                      sample_every=sample_every, checkpoint_every=checkpoint_every,
-                      num_samples=num_samples, test_mode=test_mode,
-                      evaluate_at_end=evaluate_at_end, fcn=fcn, progress=progress,
-                      stop_after=stop_after, model_args=dict(model_args or {}))
+        with contextlib.ExitStack() as held:   # the run folder's lock, released at exit
+            return _train(recipe, ctx, held, data=data, run_dir=run_dir, resume=resume,
+                          profile=profile, steps=steps, epochs=epochs, batch_size=batch_size,
+                          image_size=image_size, load_size=load_size, direction=direction,
+                          train_size=train_size, eval_size=eval_size, data_root=data_root,
+                          amp=amp, channels_last=channels_last, compile=compile,
+                          sync_bn=sync_bn, num_workers=num_workers, seed=seed,
+                          log_every=log_every, sample_every=sample_every,
+                          checkpoint_every=checkpoint_every, num_samples=num_samples,
+                          test_mode=test_mode, evaluate_at_end=evaluate_at_end, fcn=fcn,
+                          progress=progress, stop_after=stop_after,
+                          model_args=dict(model_args or {}))
     finally:
         shutdown(ctx)
 
 
-def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str | Path | None,
+def _check_train_arguments(**values: Any) -> None:
+    """One-line refusals for sizes and counts that would otherwise be replaced silently."""
+    positive = ("epochs", "image_size", "load_size", "train_size", "eval_size", "batch_size",
+                "log_every", "num_samples", "stop_after")
+    hints = {"eval_size": " (--no-eval skips the final evaluation)",
+             "num_samples": " (--sample-every 0 turns the sample grids off)",
+             "stop_after": " (the step at which to stop; continue later with --resume)"}
+    for name, value in values.items():
+        if value is None:
+            continue
+        option = "--workers" if name == "num_workers" else "--" + name.replace("_", "-")
+        shown = f"{value:g}" if isinstance(value, float) else value
+        if name in positive and not value > 0:
+            raise ValueError(f"{option} must be positive, got {shown}{hints.get(name, '')}")
+        if name not in positive and value < 0:
+            raise ValueError(f"{option} must be 0 or more, got {shown}")
+
+
+def _stored_config(run: RunDir, ctx: DistributedContext) -> dict[str, Any]:
+    """The settings a checkpointed run was started with: ``config.json``, or, when that is
+    missing, the copy inside ``last.pt`` (rank 0 writes it back to ``config.json``)."""
+    if (run.path / RunDir.CONFIG).is_file():
+        return run.read_config()
+    stored = load_checkpoint(run.checkpoint).get("meta", {}).get("config")
+    if not isinstance(stored, dict):
+        raise FileNotFoundError(
+            f"{run.path / RunDir.CONFIG} is missing and {run.checkpoint} holds no copy of the "
+            "run's settings (an older course_lib wrote it), so they cannot be checked: restore "
+            "config.json, or delete the folder to start afresh")
+    if ctx.is_main:
+        run.write_config(stored)
+        print(f"note: {run.path / RunDir.CONFIG} was missing; rebuilt it from the copy of the "
+              f"settings in {run.checkpoint}", file=sys.stderr, flush=True)
+    return stored
+
+
+def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, *, data: str,
+           run_dir: str | Path | None,
            resume: bool, profile: str | None, steps: int | None, epochs: float | None,
            batch_size: int | None, image_size: int | None, load_size: int | None,
            direction: str | None, train_size: int | None, eval_size: int | None,
@@ -152,10 +199,11 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
     model_args = {**defaults, **model_args}
     recipe.check_data(data)
     sizes = {**_sizes(profile), **recipe.default_sizes(model_args, profile)}
-    image_size = int(image_size or sizes["image_size"])
+    image_size = int(image_size if image_size is not None else sizes["image_size"])
     show = progress and ctx.is_main
     choice = resolve_data(data, image_size=image_size, direction=direction, load_size=load_size,
-                          train_size=int(train_size or sizes["train_size"]),
+                          train_size=int(train_size if train_size is not None
+                                         else sizes["train_size"]),
                           eval_size=eval_size if eval_size is not None else sizes["eval_size"],
                           root=data_root, seed=seed, progress=show)
     for key in ("ngf", "ndf"):
@@ -208,12 +256,22 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
                      "python": platform.python_version()},
     }
     run = RunDir(run_dir if run_dir is not None else default_run_dir(recipe.name, choice))
+    if ctx.is_main:   # one writer per folder: refuses a live holder, takes over a dead one's
+        held.enter_context(hold_run_folder(run.path))
+        for leftover in run.remove_stale_temporaries():
+            print(f"note: removed {leftover}, a temporary file left by a writer that was "
+                  "stopped during a save", file=sys.stderr, flush=True)
+    elif run.path.exists() and not run.path.is_dir():
+        raise ValueError(f"--run-dir {run.path} is a file, not a folder: pass a folder path")
     if run.has_checkpoint():
         if not resume:
             raise FileExistsError(
                 f"{run.path} already holds a run (step {run.step()}): pass --resume to continue "
                 "it, another --run-dir for a new run, or delete the folder")
-        run.check_resumable(config, may_differ=_MAY_DIFFER)
+        run.check_resumable(config, may_differ=_MAY_DIFFER, stored=_stored_config(run, ctx))
+    elif resume:
+        _print(ctx, f"note: --resume, but {run.path} holds no checkpoint ({RunDir.CHECKPOINT}) "
+                    "yet: starting a new run there")
     _print(ctx, f"data: {choice.label}")
     for note in choice.notes:
         _print(ctx, f"note: {note}")
@@ -229,6 +287,8 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
     if resume and run.has_checkpoint():
         loop.resume()
         _print(ctx, f"resuming {run.path} at step {loop.step} of {steps}")
+    # last.pt keeps its own copy of the settings it runs with (as plain as config.json)
+    loop.meta["config"] = json.loads(json.dumps(config, default=str))
     if ctx.rank > 0:   # its own dropout stream; rank 0 matches a one-process run
         torch.manual_seed(seed + 7919 * ctx.rank + loop.step)
     if ctx.is_main:
@@ -254,6 +314,9 @@ def _train(recipe: Recipe, ctx: DistributedContext, *, data: str, run_dir: str |
                                     "output": out})
 
     target = steps if stop_after is None else min(stop_after, steps)
+    if stop_after is not None and loop.step >= target and loop.step < steps:
+        _print(ctx, f"note: the run is already at step {loop.step}, not before --stop-after "
+                    f"{stop_after}: nothing to train")
     start_step = loop.step
     t0 = time.perf_counter()
     if loop.step < target:
@@ -364,53 +427,136 @@ def _input_files(path: Path) -> list[Path]:
     return files
 
 
+class SampleFailures(ValueError):
+    """Some inputs of :func:`sample` could not be translated; the others were written.
+
+    Attributes:
+        written: the outputs that were written.
+        failures: ``(input path, message naming it)`` of each input not translated.
+    """
+
+    def __init__(self, written: list[Path], failures: list[tuple[Path, str]], total: int,
+                 out_dir: Path) -> None:
+        self.written, self.failures = written, failures
+        shown = "; ".join(why for _, why in failures[:5])
+        more = f"; ... and {len(failures) - 5} more" if len(failures) > 5 else ""
+        super().__init__(f"{len(failures)} of {total} input image(s) could not be translated "
+                         f"(the other {total - len(failures)} are in {out_dir}): {shown}{more}")
+
+
+def _output_names(files: list[Path], src: Path, num: int) -> list[list[Path]]:
+    """Relative output names, ``num`` per input: ``name.png`` (``name_k.png`` for several
+    draws), or ``name_ext.png`` when inputs of one folder share a stem (``x.jpg``, ``x.png``);
+    never two alike."""
+    rels = [p.relative_to(src) if src.is_dir() else Path(p.name) for p in files]
+    stems: dict[Path, int] = {}
+    for rel in rels:
+        stems[rel.with_suffix("")] = stems.get(rel.with_suffix(""), 0) + 1
+    used: set[str] = set()
+    names: list[list[Path]] = []
+    for rel in rels:
+        base = rel.with_suffix("")
+        if stems[base] > 1:
+            base = base.with_name(f"{base.name}_{rel.suffix.lstrip('.').lower()}")
+        draws = []
+        for k in range(num):
+            stem, n = base.name + (f"_{k}" if num > 1 else ""), 1
+            candidate = base.with_name(stem + ".png")
+            while candidate.as_posix().lower() in used:   # case-insensitive file systems too
+                n += 1
+                candidate = base.with_name(f"{stem}_{n}.png")
+            used.add(candidate.as_posix().lower())
+            draws.append(candidate)
+        names.append(draws)
+    return names
+
+
+def _check_output_folder(src: Path, out_dir: Path) -> None:
+    """Refuse an ``--output`` that is, or lies inside, ``--input`` (or is a file)."""
+    src_r, out_r = src.resolve(), out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--output {out_dir} is a file: pass a folder for the outputs")
+    if src.is_dir() and (out_r == src_r or src_r in out_r.parents):
+        where = "--input" if out_r == src_r else "inside --input"
+        raise ValueError(f"--output {out_dir} is {where} {src}: the outputs would mix with, or "
+                         "overwrite, your images; pass a folder outside it")
+
+
 def sample(run_dir: str | Path, inputs: str | Path, output: str | Path, *,
            ab: bool = False, direction: str | None = None, test_mode: str | None = None,
-           num: int = 1, seed: int = 0, device: str | None = None) -> list[Path]:
+           num: int = 1, seed: int = 0, device: str | None = None,
+           overwrite: bool = False) -> list[Path]:
     """Translate every image under ``inputs`` (a file or a folder) with a run's generator.
 
     Each input is resized to the run's training size; outputs are PNG files under ``output``
-    with the inputs' relative names (``name.png``, or ``name_k.png`` for ``num > 1`` draws).
+    with the inputs' relative names (``name.png``, ``name_k.png`` for ``num > 1`` draws, and
+    ``name_jpg.png`` / ``name_png.png`` when ``name.jpg`` and ``name.png`` are both inputs).
     With ``ab=True`` the inputs are AB files and the input half is taken per ``direction``
     (default: the run's). Returns the written paths.
+
+    Your files are safe: ``output`` may not be ``inputs`` or lie inside it, no output is ever
+    written over an input, and existing outputs are refused before anything is written unless
+    ``overwrite=True``. An image that cannot be read (corrupt, too large, not an AB file with
+    ``ab``) does not stop the others: :class:`SampleFailures` names each one at the end.
     """
     from PIL import Image
 
     from course_lib.data.jitter import resize
-    from course_lib.data.paired import PairedImageDataset
+    from course_lib.data.paired import PairedDataError, PairedImageDataset, open_image
 
+    if num < 1:
+        raise ValueError(f"--num must be positive, got {num}")
+    src, out_dir = Path(inputs), Path(output)
+    files = _input_files(src)
+    _check_output_folder(src, out_dir)
+    names = _output_names(files, src, num)
+    inputs_resolved = {p.resolve() for p in files}
+    targets = [out_dir / rel for draws in names for rel in draws]
+    clobbered = [t for t in targets if t.resolve() in inputs_resolved]
+    if clobbered:
+        raise ValueError(f"--output {out_dir} would write {clobbered[0]} over an input image: "
+                         "pass another --output folder")
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"--output {out_dir} already holds {len(existing)} of the {len(targets)} output(s) "
+            f"(e.g. {existing[0]}): pass --overwrite to replace them, or another --output")
     run, config, recipe, state = _load(run_dir)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     G = recipe.generator_from_state(state).to(dev)
     h, w = config["train"]["image_size"]
     mode = test_mode or config["train"].get("test_mode", recipe.default_test_mode)
     direction = direction or config["data"].get("direction", "AtoB")
-    if num < 1:
-        raise ValueError(f"--num must be positive, got {num}")
-    src, out_dir = Path(inputs), Path(output)
-    files = _input_files(src)
     written: list[Path] = []
-    for path in files:
-        with Image.open(path) as image:
-            image.load()
+    failures: list[tuple[Path, str]] = []
+    for path, draws in zip(files, names):
+        try:
+            image = open_image(path, at_least=((2 * w, h) if ab else (w, h)))
             if ab:
-                width, height = image.size
+                width, height = image.info.get("original_size", image.size)
                 if width != 2 * height:
-                    raise ValueError(f"{path} is {width}x{height}: an AB file is twice as wide "
-                                     "as high; drop --ab for plain input images")
+                    raise ValueError(f"{path} is {width}x{height}: an AB file is twice as "
+                                     "wide as high; drop --ab for plain input images")
+                width, height = image.size
                 box = (0, 0, height, height) if direction == "AtoB" else (height, 0, width, height)
                 image = image.crop(box)
             x = PairedImageDataset._image_tensor(image)         # (3, h0, w0) in [-1, 1]
+        except (PairedDataError, ValueError, OSError) as err:
+            reason = str(err).split("\n")[0]
+            reason = reason if str(path) in reason else f"{path}: {reason}"
+            failures.append((path, reason))
+            print(f"skipped {reason}", file=sys.stderr, flush=True)
+            continue
         x = resize(x, (h, w))[None]
-        rel = path.relative_to(src) if src.is_dir() else Path(path.name)
-        for k in range(num):
+        for k, rel in enumerate(draws):
             y = recipe.translate(G, x, mode, 1, seed + k)[0]
-            target = out_dir / rel.with_suffix("")
-            target = target.with_name(target.name + (f"_{k}" if num > 1 else "") + ".png")
+            target = out_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             array = y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()
             Image.fromarray(array).save(target)
             written.append(target)
+    if failures:
+        raise SampleFailures(written, failures, len(files), out_dir)
     return written
 
 

@@ -113,7 +113,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
     data = InMemoryPairs(SyntheticFacades(32, length=16), exact=True, progress=False)
     single = _train(dd.DistributedContext(), data, sync=True)
     mp.spawn(_worker, args=(_free_port(), data, str(tmp_path)), nprocs=2, join=True)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
     synced = [r[True] for r in ranks]
     assert torch.equal(synced[0]["weights"], synced[1]["weights"])   # DDP: identical copies
@@ -162,8 +162,8 @@ def test_torchrun_cli_only_rank0_writes_and_matches_one_process(tmp_path: Path) 
 
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["ddp_max_param_divergence"] == 0.0
-    a = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)["models"]
-    b = torch.load(tmp_path / "one" / "last.pt", weights_only=False)["models"]
+    a = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)["models"]
+    b = torch.load(tmp_path / "one" / "last.pt", weights_only=True)["models"]
     assert set(a["G"]) == set(b["G"]) and not any(k.startswith("module.") for k in a["G"])
     for net in ("G", "D"):
         for key in b[net]:

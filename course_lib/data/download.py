@@ -15,10 +15,13 @@ The download is built so that a dataset directory either is complete or does not
    marker (:data:`MARKER`) is written into it, and only then is it renamed to
    ``data/<name>``, again atomically.
 
-A dataset counts as present only when ``data/<name>/`` holds the marker, so a crash at any
-point leaves nothing that looks complete. Without internet, copy the archive by hand and
-extract it with ``download(name, archive=PATH)`` (``python -m course_lib download NAME
---archive PATH``). Only the standard library is used (``urllib``, ``tarfile``); ``tqdm``
+The marker holds a manifest (how many files, and how many bytes, each split folder had when it
+was extracted), and a dataset counts as present only when ``data/<name>/`` holds the marker
+*and* its files still match the manifest, so neither a crash at any point nor files deleted
+later leave something that looks complete. A file the user hands over with ``archive=`` is
+only read, never moved or deleted (even with ``force``). Without internet, copy the archive
+by hand and extract it with ``download(name, archive=PATH)`` (``python -m course_lib download
+NAME --archive PATH``). Only the standard library is used (``urllib``, ``tarfile``); ``tqdm``
 draws the progress bar.
 """
 from __future__ import annotations
@@ -46,6 +49,7 @@ __all__ = [
     "list_datasets",
     "dataset_dir",
     "is_complete",
+    "incompleteness",
     "download",
     "format_table",
 ]
@@ -166,9 +170,53 @@ def dataset_dir(name: str, root: str | os.PathLike = "data") -> Path:
     return Path(root) / get_info(name).name
 
 
+def _count_files(folder: Path) -> dict[str, int]:
+    """``{"count": files, "bytes": total size}`` of everything under ``folder``."""
+    count = size = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            count += 1
+            size += os.stat(os.path.join(dirpath, name)).st_size
+    return {"count": count, "bytes": size}
+
+
+def _manifest(folder: Path) -> dict[str, dict[str, int]]:
+    """Files and bytes per top-level folder of an extracted dataset."""
+    return {p.name: _count_files(p) for p in sorted(folder.iterdir()) if p.is_dir()}
+
+
+def incompleteness(name: str, root: str | os.PathLike = "data") -> str | None:
+    """Why ``root/name`` is not a complete download (``None`` when it is complete)."""
+    target = dataset_dir(name, root)
+    marker = target / MARKER
+    if not target.is_dir():
+        return f"{target} does not exist"
+    if not marker.is_file():
+        return f"{target} has no completion marker ({MARKER})"
+    try:
+        recorded = json.loads(marker.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return f"its completion marker {marker} is damaged"
+    manifest = recorded.get("files") if isinstance(recorded, dict) else None
+    if not isinstance(manifest, dict):  # a marker written before manifests: the splits only
+        splits = recorded.get("splits", []) if isinstance(recorded, dict) else []
+        empty = [s for s in splits if not (target / s).is_dir() or not any((target / s).iterdir())]
+        return f"its split folder(s) {', '.join(empty)} are missing or empty" if empty else None
+    for split, expected in manifest.items():
+        folder = target / split
+        if not folder.is_dir():
+            return f"its split folder {folder} is missing"
+        found = _count_files(folder)
+        if found != expected:
+            return (f"{folder} holds {found['count']} files ({found['bytes']} bytes), not the "
+                    f"{expected.get('count')} ({expected.get('bytes')} bytes) extracted")
+    return None
+
+
 def is_complete(name: str, root: str | os.PathLike = "data") -> bool:
-    """True when ``root/name`` exists *and* carries the completion marker."""
-    return (dataset_dir(name, root) / MARKER).is_file()
+    """True when ``root/name`` carries the completion marker and its files match the
+    marker's manifest (counts and sizes per split)."""
+    return incompleteness(name, root) is None
 
 
 def format_table(infos: list[DatasetInfo] | None = None) -> str:
@@ -197,13 +245,15 @@ def download(name: str, root: str | os.PathLike = "data", force: bool = False,
         name: a key of :data:`DATASETS` (``facades``, ``maps`` ...).
         root: the data directory (``data`` in the repository, git-ignored).
         force: download and extract again even when a complete copy exists (also removes a
-            partial download and a directory without the completion marker).
+            partial download and a directory without the completion marker; never the file
+            passed as ``archive``).
         progress: show a ``tqdm`` progress bar.
         archive: extract this local ``.tar.gz`` instead of downloading (for machines
             without internet: fetch the archive elsewhere and copy it over).
         url: download from here instead of the registry's address (a mirror, or a
             ``file://`` URL).
-        keep_archive: keep ``root/name.tar.gz`` after extraction (it is removed otherwise).
+        keep_archive: keep ``root/name.tar.gz`` after extraction (otherwise it is removed if
+            this call downloaded it; an archive that was already there is left alone).
         timeout: seconds to wait for the server before giving up.
 
     Returns:
@@ -219,9 +269,15 @@ def download(name: str, root: str | os.PathLike = "data", force: bool = False,
     info = get_info(name)
     root = Path(root)
     target = root / info.name
-    if is_complete(info.name, root) and not force:
+    problem = incompleteness(info.name, root)
+    if problem is None and not force:
         return target
     if target.exists() and not force:
+        if (target / MARKER).is_file():
+            raise FileExistsError(
+                f"{target} is incomplete: {problem} (files were deleted or changed since it "
+                f"was extracted). Run `python -m course_lib download {info.name} --force` to "
+                "replace it.")
         raise FileExistsError(
             f"{target} exists but has no completion marker ({MARKER}): it is a partial copy "
             "or was placed there by hand. Use it directly with PairedImageDataset, or run "
@@ -230,7 +286,7 @@ def download(name: str, root: str | os.PathLike = "data", force: bool = False,
     root.mkdir(parents=True, exist_ok=True)
     cached = root / f"{info.name}.tar.gz"
     part = cached.with_name(cached.name + ".part")
-    if force:
+    if force and archive is None:   # a file handed over with --archive is never deleted
         for stale in (cached, part):
             stale.unlink(missing_ok=True)
 
@@ -244,13 +300,14 @@ def download(name: str, root: str | os.PathLike = "data", force: bool = False,
         origin = str(source.resolve())
     else:
         origin = url or info.url
-        if not cached.is_file():
+        fetched = not cached.is_file()   # an archive already there may be the user's copy
+        if fetched:
             _fetch(origin, part, info, progress=progress, timeout=timeout)
             os.replace(part, cached)  # the archive is complete from here on
         source = cached
 
     _extract(source, target, info, origin=origin, force=force)
-    if archive is None and not keep_archive:
+    if archive is None and fetched and not keep_archive:   # only what this call downloaded
         cached.unlink(missing_ok=True)
     return target
 
@@ -378,7 +435,8 @@ def _extract(archive: Path, target: Path, info: DatasetInfo, origin: str, force:
                 f"folders {', '.join(info.splits)}, found {found or 'no folders'}."
             )
         marker = {"name": info.name, "source": origin, "splits": found,
-                  "extracted": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                  "extracted": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                  "files": _manifest(content)}
         (content / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
         old = None
         if target.exists():  # only reached with force=True

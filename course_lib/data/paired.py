@@ -27,6 +27,12 @@ label side (``label_side``) must be a single-channel integer image (mode ``L``, 
 the jitter) and returned as ``class_map``; the side itself is returned colour-coded so that a
 generator sees a 3-channel input, as pix2pix feeds its label images.
 
+Images above :data:`MAX_IMAGE_PIXELS` (50 megapixels) are refused with a message saying how
+to resize them (they are read at a few hundred pixels anyway). A large image is decoded at a
+reduced size where the format allows (JPEG's DCT scaling through ``draft``) and halved with
+``reduce`` before the float conversion otherwise, never below the size it is resized to; each
+read decodes a file once, so a pair is decoded once per epoch (:func:`open_image`).
+
 Every problem raises :class:`PairedDataError` naming the file and what to do; no file is
 silently skipped. Sizes and pixel values are checked when a pair is read; call
 :meth:`PairedImageDataset.verify` to check a whole folder up front.
@@ -44,8 +50,8 @@ from torch.utils.data import Dataset
 
 from course_lib.data.jitter import apply_jitter, resize, sample_jitter
 
-__all__ = ["IMAGE_EXTENSIONS", "LAYOUT_HELP", "PairedDataError", "PairedImageDataset",
-           "colorize_labels"]
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUT_HELP", "MAX_IMAGE_PIXELS", "PairedDataError",
+           "PairedImageDataset", "colorize_labels", "open_image"]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -61,6 +67,78 @@ _LABEL_MODES = ("1", "L", "P", "I", "I;16", "I;16L", "I;16B")
 
 class PairedDataError(ValueError):
     """A paired-data folder or file that cannot be used; the message names it and says why."""
+
+
+MAX_IMAGE_PIXELS = 50_000_000  # above this an image is refused (decoding it takes gigabytes)
+
+
+def _too_large(path: Path, pixels: int, size: tuple[int, int] | None,
+               limit: int) -> PairedDataError:
+    shape = f"{size[0]}x{size[1]} (width x height), " if size else ""
+    return PairedDataError(
+        f"{path} is {shape}{pixels / 1e6:.0f} megapixels, above the {limit / 1e6:g} "
+        "megapixels course_lib reads: resize it first (the models see a few hundred pixels), "
+        "e.g. python -c \"from PIL import Image; im = Image.open('BIG.jpg'); "
+        "im.thumbnail((4096, 4096)); im.save('smaller.jpg')\" or ImageMagick's "
+        "mogrify -resize 4096x4096 FILE")
+
+
+def open_image(path: str | os.PathLike, at_least: tuple[int, int] | None = None,
+               max_pixels: int | None = None) -> Any:
+    """Decode the image at ``path`` once, refusing images above ``max_pixels`` (default
+    :data:`MAX_IMAGE_PIXELS`).
+
+    With ``at_least=(width, height)``, a large image is decoded at a reduced size that is
+    still at least that large: by a factor 2, 4 or 8 that divides both sides (so an AB file
+    still splits into two exact squares), through ``draft`` for JPEG files (the decoder's DCT
+    scaling, much faster than a full decode) and ``reduce`` (box averages) after decoding for
+    other formats. ``image.info["original_size"]`` keeps the file's own ``(width, height)``.
+    Callers that need exact pixel values (class-id label maps) pass ``None``.
+
+    Raises:
+        PairedDataError: the file is too large, corrupt, truncated or not an image.
+    """
+    import warnings
+
+    from PIL import Image
+
+    path = Path(path)
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > limit:
+                    raise _too_large(path, width * height, (width, height), limit)
+                factor = 1
+                if at_least is not None:
+                    ratio = min(width // max(1, at_least[0]), height // max(1, at_least[1]))
+                    factor = next((f for f in (8, 4, 2) if ratio >= f and width % f == 0
+                                   and height % f == 0), 1)
+                if factor > 1 and image.format == "JPEG":
+                    image.draft(image.mode, (width // factor, height // factor))
+                image.load()  # decode now: a truncated file fails here, not later
+                if image.size != (width // factor, height // factor):  # not drafted
+                    if image.mode == "P":
+                        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+                    if image.mode in ("L", "RGB", "RGBA", "LA"):
+                        image = image.reduce(factor)
+                image.info["original_size"] = (width, height)
+                return image
+    except Image.DecompressionBombError as err:  # far above the limit: PIL's own refusal
+        import re
+
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        raise _too_large(path, int(found.group(1)) if found else 4 * limit, None,
+                         limit) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, PairedDataError):
+            raise
+        raise PairedDataError(
+            f"cannot read the image {path}: {err}. The file is corrupt, truncated or not an "
+            "image despite its extension; re-export or re-download it, or remove it."
+        ) from err
 
 
 def _size2(size: int | Sequence[int], what: str) -> tuple[int, int]:
@@ -136,7 +214,8 @@ class PairedImageDataset(Dataset):
     (:attr:`pairs` holds both files).
 
     Augmentation draws from torch's global random generator, so ``torch.manual_seed`` makes
-    it reproducible (``DataLoader`` workers are seeded from it too).
+    it reproducible; the training loop seeds every read from the run's seed and the step
+    (:mod:`course_lib.train.worker_seeding`), so a resumed run reads the same crops.
     """
 
     def __init__(self, root: str | os.PathLike, split: str | None = "train",
@@ -275,18 +354,13 @@ class PairedImageDataset(Dataset):
                 f"layout={self.layout!r}, pairs={len(self)}, direction={self.direction!r}, "
                 f"crop_size={self.crop_size}, augment={self.augment})")
 
-    def _open(self, path: Path) -> Any:
-        from PIL import Image
-
-        try:
-            with Image.open(path) as image:
-                image.load()  # decode now: a truncated file fails here, not later
-                return image
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-            raise PairedDataError(
-                f"cannot read the image {path}: {err}. The file is corrupt, truncated or not an "
-                "image despite its extension; re-export or re-download it, or remove it."
-            ) from err
+    def _open(self, path: Path, halves: int = 1) -> Any:
+        """Decode ``path`` (``halves=2``: an AB file), reduced to no less than the size it is
+        resized to next (not for a label side, whose values are class ids)."""
+        if self.label_side is not None:
+            return open_image(path)
+        h, w = self.load_size if self.augment else self.crop_size
+        return open_image(path, at_least=(w * halves, h))
 
     def _check_min_size(self, path: Path, height: int, width: int, what: str) -> None:
         ch, cw = self.crop_size
@@ -304,8 +378,8 @@ class PairedImageDataset(Dataset):
         """Decode pair ``index``: ``(input image, target image, input path, target path)``."""
         first, second = self.pairs[index]
         if second is None:  # AB file: split it into two square halves
-            image = self._open(first)
-            width, height = image.size
+            image = self._open(first, halves=2)
+            width, height = image.info.get("original_size", image.size)
             if width != 2 * height:
                 raise PairedDataError(
                     f"{first} is {width}x{height} (width x height): an AB image must be exactly "
@@ -314,17 +388,20 @@ class PairedImageDataset(Dataset):
                     "store the two sides as A/ and B/ folders instead.\n" + LAYOUT_HELP
                 )
             self._check_min_size(first, height, height, "each half")
+            width, height = image.size  # reduced by a factor that divides both sides
             a, b = image.crop((0, 0, height, height)), image.crop((height, 0, width, height))
             a_path = b_path = first
         else:
             a, b = self._open(first), self._open(second)
-            if a.size != b.size:
+            size_a = a.info.get("original_size", a.size)
+            size_b = b.info.get("original_size", b.size)
+            if size_a != size_b:
                 raise PairedDataError(
                     f"the pair {first.name} has different sizes: {first} is "
-                    f"{a.size[0]}x{a.size[1]}, {second} is {b.size[0]}x{b.size[1]} (width x "
+                    f"{size_a[0]}x{size_a[1]}, {second} is {size_b[0]}x{size_b[1]} (width x "
                     "height). A pair must be pixel-aligned: resize or crop both to one size."
                 )
-            self._check_min_size(first, a.size[1], a.size[0], "the image")
+            self._check_min_size(first, size_a[1], size_a[0], "the image")
             a_path, b_path = first, second
         if self.direction == "BtoA":
             return b, a, b_path, a_path

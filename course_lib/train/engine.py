@@ -9,7 +9,8 @@ everything around it:
   same data as an uninterrupted one (:class:`StepBatchSampler`);
 * loss history, ``tqdm.auto`` progress, periodic callbacks for samples and evaluation;
 * atomic checkpoints of every model, optimizer, scheduler, the step, the history and the RNG
-  states, and resume that continues the same run (bit-identical on CPU);
+  states, and resume that continues the same run (bit-identical on CPU, with any number of
+  data-loader workers: :mod:`course_lib.train.worker_seeding`);
 * opt-in speed on GPUs: channels_last memory format and ``torch.compile`` of the models
   (mixed precision belongs to the step function, which knows where losses are computed);
 * several processes (``torchrun``): with ``world_size > 1`` each rank draws its slice of the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,7 +46,9 @@ class LoopConfig:
     Attributes:
         steps: total training steps of the run (a resumed run continues up to this number).
         batch_size: pairs per step.
-        seed: seeds the batch order (and nothing else; model seeding is the caller's).
+        seed: seeds the batch order and each pair's read (its random jitter: a function of
+            seed, step and place in the batch, whatever worker reads it); model seeding is the
+            caller's.
         log_every: record the step's numbers in the history every this many steps.
         checkpoint_every: write ``run_dir/last.pt`` every this many steps (0: only at the end).
         callback_every: call the ``on_interval`` callback every this many steps (0: never).
@@ -168,6 +172,7 @@ class TrainingLoop:
         self.step = 0
         self.history = History()
         self.seconds = 0.0
+        self.meta: dict[str, Any] = {}   # plain values saved with the run (e.g. its settings)
         if config.channels_last:
             for m in self.modules.values():
                 m.to(memory_format=torch.channels_last)
@@ -186,6 +191,7 @@ class TrainingLoop:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "history": self.history.rows,
+            "meta": self.meta,
             "loop_config": {k: str(v) if isinstance(v, Path) else v
                             for k, v in asdict(self.config).items()},
             "rng": {"torch": torch.get_rng_state(),
@@ -209,11 +215,12 @@ class TrainingLoop:
         self.step = int(state["step"])
         self.seconds = float(state.get("seconds", 0.0))
         self.history = History(list(state.get("history", [])))
+        self.meta = dict(state.get("meta", {}))
         rng = state.get("rng", {})
         if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
+            torch.set_rng_state(rng["torch"].cpu())   # loaded with map_location
         if rng.get("cuda") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
 
     def save(self) -> Path | None:
         """Write ``run_dir/last.pt`` and ``run_dir/history.csv`` (if there is a run_dir; only
@@ -249,9 +256,15 @@ class TrainingLoop:
             sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed,  # type: ignore[arg-type]
                                        start=self.step)
         # A generator of its own: creating the loader's iterator must not draw from the global
-        # RNG, or a resumed run's dropout masks would differ from an uninterrupted run's.
+        # RNG, or a resumed run's dropout masks would differ from an uninterrupted run's. Each
+        # pair is read under a seed of (seed, step, place in the global batch), whatever worker
+        # reads it (course_lib.train.worker_seeding): resume is exact with any num_workers.
+        from course_lib.train.worker_seeding import SeededBatches, StepSeededDataset
+
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step)
-        return DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
+        return DataLoader(StepSeededDataset(dataset),
+                          batch_sampler=SeededBatches(sampler, cfg.seed),
+                          num_workers=cfg.num_workers,
                           pin_memory=torch.cuda.is_available(), generator=gen,
                           persistent_workers=cfg.num_workers > 0)
 
@@ -279,7 +292,25 @@ class TrainingLoop:
     def run(self, dataset: Dataset, on_interval: Callable[["TrainingLoop"], None] | None = None,
             desc: str = "training") -> History:
         """Train until ``config.steps``; returns the history. Resumes nothing by itself: call
-        :meth:`resume` first to continue an interrupted run."""
+        :meth:`resume` first to continue an interrupted run.
+
+        With a ``run_dir``, rank 0 holds the folder while it trains (one writer per folder:
+        :func:`~course_lib.train.run_lock.hold_run_folder`) and first deletes the temporary
+        checkpoint files a killed writer left there."""
+        if self.config.run_dir is None or self.config.rank != 0 or self.step >= self.config.steps:
+            return self._run(dataset, on_interval, desc)
+        from course_lib.train.checkpoint import remove_stale_temporaries
+        from course_lib.train.run_lock import hold_run_folder
+
+        with hold_run_folder(self.config.run_dir):
+            assert self.checkpoint_path is not None
+            for leftover in remove_stale_temporaries(self.checkpoint_path):
+                print(f"note: removed {leftover}, a temporary file left by a writer that was "
+                      "stopped during a save", file=sys.stderr, flush=True)
+            return self._run(dataset, on_interval, desc)
+
+    def _run(self, dataset: Dataset, on_interval: Callable[["TrainingLoop"], None] | None,
+             desc: str) -> History:
         cfg = self.config
         if self.step >= cfg.steps:
             return self.history

@@ -196,7 +196,8 @@ class CPUSyncBatchNorm(nn.BatchNorm2d):
                 unbiased = var * (n / (n - 1).clamp_min(1.0))
                 self.running_mean.mul_(1 - m).add_(mean.detach().to(self.running_mean.dtype), alpha=m)
                 self.running_var.mul_(1 - m).add_(unbiased.detach().to(self.running_var.dtype), alpha=m)
-        xf, mean, var = x.float(), mean.float(), var.float()
+        work = torch.promote_types(x.dtype, torch.float32)    # fp16/bf16 in float32, fp64 as is
+        xf, mean, var = x.to(work), mean.to(work), var.to(work)
         y = (xf - mean[None, :, None, None]) * torch.rsqrt(var[None, :, None, None] + self.eps)
         if self.affine:
             y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]

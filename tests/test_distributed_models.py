@@ -257,3 +257,22 @@ def test_more_processes_than_the_global_batch_stop_before_training(
                          run_dir=tmp_path / model, progress=False, fcn=False)
         assert str(err.value) == message
     assert not built and not any(tmp_path.iterdir())
+
+
+def test_the_samplers_have_one_home_and_the_trainers_import_one_way() -> None:
+    """engine -> distributed -> sampling, never back (the samplers used to live in engine,
+    which distributed imported while engine imported distributed)."""
+    import ast
+
+    def imports(name: str) -> set[str]:
+        tree = ast.parse((ROOT / "course_lib" / "train" / f"{name}.py").read_text())
+        return {n.module for n in ast.walk(tree)
+                if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("course_lib")}
+
+    assert "course_lib.train.engine" not in imports("distributed")
+    assert not imports("sampling")
+    assert {"course_lib.train.sampling", "course_lib.train.distributed"} <= imports("engine")
+    from course_lib.train import distributed, engine, sampling
+
+    assert engine.StepBatchSampler is sampling.StepBatchSampler
+    assert distributed.ShardedStepBatchSampler is sampling.ShardedStepBatchSampler

@@ -173,8 +173,8 @@ def _walk(w: Any) -> list[Any]:
 
 @pytest.mark.slow
 def test_a_learner_on_colab_runs_notebook_00(tmp_path: Path) -> None:
-    """A fresh virtual environment with torch preinstalled (as Colab's image has it) and
-    ``COLAB_RELEASE_TAG`` set; the set-up cell installs the course from a clone of this
+    """A fresh virtual environment with torch and ipywidgets 7.7.1 preinstalled (as Colab's
+    image has them) and ``COLAB_RELEASE_TAG`` set; the set-up cell installs the course from a clone of this
     repository given as ``COURSE_REPO_URL`` (``git+file://``); then notebook 00 runs at the
     ci profile. Python 3.11 here: Colab's 3.12 would need a 3.12 torch wheel, gigabytes
     from the registry; the cell and the package do not depend on the minor version.
@@ -202,8 +202,8 @@ def test_a_learner_on_colab_runs_notebook_00(tmp_path: Path) -> None:
 
     torch_version = torch.__version__.split("+")[0]
     tv_version = torchvision.__version__.split("+")[0]
-    pre = [f"torch=={torch_version}", f"torchvision=={tv_version}", "ipykernel", "nbclient",
-           "nbformat", "matplotlib", "numpy", "pillow", "tqdm"]
+    pre = [f"torch=={torch_version}", f"torchvision=={tv_version}", "ipywidgets==7.7.1",
+           "ipykernel", "nbclient", "nbformat", "matplotlib", "numpy", "pillow", "tqdm"]
     subprocess.run([vpy, "-m", "pip", "install", "-q", *pre], check=True, timeout=1500)
 
     nb = json.loads((ROOT / "notebooks" / "00_data.ipynb").read_text())
@@ -217,7 +217,9 @@ def test_a_learner_on_colab_runs_notebook_00(tmp_path: Path) -> None:
         "NotebookClient(nb, timeout=600, kernel_name='python3').execute()\n"
         "boot = nb.cells[[i for i, c in enumerate(nb.cells) if 'bootstrap' in "
         "c.metadata.get('tags', [])][0]]\n"
-        "print('BOOTSTRAP', boot.outputs)\n")
+        "print('BOOTSTRAP', boot.outputs)\n"
+        "print('OUTPUTS', [o.get('text', '') for c in nb.cells if c.cell_type == 'code' "
+        "for o in c.outputs])\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(COLAB_RELEASE_TAG="release-colab-simulated", COURSE_PROFILE="ci",
                COURSE_REPO_URL=f"file://{clone}", MPLBACKEND="Agg", OMP_NUM_THREADS="1",
@@ -227,5 +229,7 @@ def test_a_learner_on_colab_runs_notebook_00(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     freeze = subprocess.run([vpy, "-m", "pip", "freeze"], capture_output=True, text=True,
                             check=True).stdout
-    assert f"torch=={torch_version}" in freeze.replace("+cpu", "")   # Colab's torch kept
+    assert f"torch=={torch_version}" in freeze                   # Colab's torch kept,
+    assert "ipywidgets==7.7.1" in freeze                          # and its ipywidgets
     assert "course_lib" in freeze.lower().replace("-", "_")
+    assert "profile ci" in done.stdout or "'ci'" in done.stdout, done.stdout[-2000:]

@@ -319,7 +319,8 @@ class Pix2PixHD:
                                     ).to(batch["B"].device)
 
     def features(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
-        """E's instance-averaged features of the real photo, or ``None`` without E."""
+        """E's instance-averaged features of the real photo, or ``None`` without E (for the
+        training step: through the wrapper, so every process must call it)."""
         if self._run_E is None:
             return None
         return self._run_E(batch["B"], batch["instance_map"])

@@ -188,8 +188,12 @@ def test_a_learner_on_colab_runs_notebook_00(tmp_path: Path) -> None:
     if subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True,
                       text=True).stdout.strip():
         # Uncommitted work: test what is in the working tree, as a commit of the clone.
-        subprocess.run(["rsync", "-a", "--delete", "--exclude", ".git", "--exclude", ".venv",
-                        f"{ROOT}/", f"{clone}/"], check=True)
+        files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard",
+                                "-z"], capture_output=True, text=True, check=True).stdout
+        for rel in filter(None, files.split("\0")):
+            if (ROOT / rel).is_file():
+                (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / rel, clone / rel)
         subprocess.run(["git", "-C", str(clone), "add", "-A"], check=True)
         subprocess.run(["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t",
                         "commit", "-qm", "working tree"], check=True)

@@ -170,21 +170,23 @@ examples:
   python -m course_lib sample runs/streets_pix2pixhd --input my_label_images/ --output out/
       (colour-coded street labels as in the samples' input row; without instance ids)
 
-one process only: under torchrun it stops with an explanation."""
+several GPUs (all three phases): one scene per GPU, --batch-size the GLOBAL batch:
+  torchrun --nproc_per_node 4 -m course_lib train pix2pixhd --data streets --batch-size 4"""
 
 
 def _train_epilog(model: str) -> str:
     if model == "pix2pixhd":
         return _HD_EPILOG
+    per_gpu = 2 if model == "bicyclegan" else 1   # the hybrid splits each batch in halves
     return f"""\
 examples:
   python -m course_lib train {model} --data facades --profile cpu
   python -m course_lib train {model} --data facades --steps 20000 --amp bf16 --channels-last
   python -m course_lib train {model} --data path/to/pairs --direction BtoA --run-dir runs/mine
   python -m course_lib train {model} --data facades --run-dir runs/mine --resume
-  torchrun --nproc_per_node 8 -m course_lib train {model} --data cityscapes --batch-size 8
+  torchrun --nproc_per_node 8 -m course_lib train {model} --data cityscapes --batch-size {8 * per_gpu}
 
-several GPUs: --batch-size is the GLOBAL batch (default: 1 per process, the paper's batch 1
+several GPUs: --batch-size is the GLOBAL batch (default: {per_gpu} per process, the original batch {per_gpu}
 per GPU); batch norm is synchronised over processes (--no-sync-bn to keep it per process);
 the learning rate follows the same schedule over --steps; only rank 0 writes files."""
 

@@ -18,7 +18,7 @@ clearly when used (:class:`ModelUnavailable`).
   norm, dropout in the decoder, constant then linearly decaying learning rate (Sec. 6.2).
 * ``pix2pixhd`` -- Wang et al., CVPR 2018 (:mod:`course_lib.train.pix2pixhd`, sizes of
   :mod:`course_lib.train.pix2pixhd_setup`): the official 512p / 1024p presets, coarse-to-fine
-  phases, on the procedural street scenes (label + instance maps); one process.
+  phases, on the procedural street scenes (label + instance maps).
 * ``bicyclegan`` -- Zhu et al., NeurIPS 2017 (:mod:`course_lib.train.bicyclegan`, networks of
   :mod:`course_lib.experiment_bicyclegan`).
 
@@ -74,6 +74,9 @@ class Trainer:
         generator_view: turns the bare generator into what :meth:`Recipe.translate_pairs`
             and :meth:`Recipe.evaluate` take (``None``: the generator itself), i.e. what
             :meth:`Recipe.generator_from_state` returns.
+        rank_streams: under torchrun, each process draws its own random numbers (pix2pix's
+            dropout masks); ``False`` keeps the random state identical on every process, for
+            a step that draws for the global batch and takes its slice (BicycleGAN's z).
     """
 
     step: Callable[[Mapping[str, Any]], Mapping[str, float]]
@@ -84,6 +87,7 @@ class Trainer:
     generator: str = "G"
     model: Any = None
     generator_view: Callable[[nn.Module], nn.Module] | None = None
+    rank_streams: bool = True
 
 
 def unet_levels(height: int, width: int, most: int = 8) -> int:
@@ -170,6 +174,13 @@ class Recipe:
         """``hp`` with the options left to defaults that depend on the run filled in (the
         result is what ``config.json`` records). Default: ``hp`` unchanged."""
         return dict(hp)
+
+    def batch_groups(self, hp: Mapping[str, Any]) -> int:
+        """Parts of every batch that the step uses differently (default 1). The global batch
+        must be a multiple of this times the number of processes, and under torchrun each
+        process takes its share of every part
+        (:class:`~course_lib.train.sampling.ShardedStepBatchSampler`)."""
+        return 1
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Add the model's own options, with the paper's defaults."""
@@ -380,7 +391,9 @@ class Pix2PixHDRecipe(Recipe):
     the instance boundary map, each stage's learning rate constant then linear to zero
     (:class:`~course_lib.train.pix2pixhd.Pix2PixHD`). With ``--profile`` the sizes are notebook
     05's (:func:`course_lib.experiment_pix2pixhd.hd_setup`). Data: the procedural streets only
-    (label + instance maps); one process only.
+    (label + instance maps). Under ``torchrun`` all three phases run on every process, each
+    with its slice of the global batch (:class:`~course_lib.train.pix2pixhd.Pix2PixHD`'s
+    ``wrap``).
     """
 
     name = "pix2pixhd"
@@ -552,11 +565,6 @@ class Pix2PixHDRecipe(Recipe):
         from course_lib.train.pix2pixhd import Pix2PixHDConfig
         from course_lib.train.pix2pixhd_setup import HDSetup, build_pix2pixhd
 
-        if ctx.distributed:
-            raise ModelUnavailable(
-                "pix2pixHD under torchrun is not supported by the command line yet (its trainer "
-                "calls G.coarse() and freezes G.global_generator by phase, which the DDP wrapper "
-                "hides; this path is untested): train it in one process (batch 1, as the paper)")
         if settings.compile:
             raise ValueError("--compile is not supported for pix2pixHD yet (its trainer needs "
                              "the bare GlobalGenerator/LocalEnhancer); drop --compile")
@@ -583,8 +591,15 @@ class Pix2PixHDRecipe(Recipe):
             amp=settings.amp)  # type: ignore[arg-type]
         g1 = self._global_generator(hp["global_from"]) if hp["global_from"] else None
         assert g1 is None or isinstance(g1, GlobalGenerator)
+        def convert(net: nn.Module) -> nn.Module:
+            if settings.channels_last:
+                net = net.to(memory_format=torch.channels_last)
+            return sync_batch_norm(net, ctx) if settings.sync_bn else net
+
+        # Under torchrun every forward pass runs through DDP; the trainer keeps the bare nets.
         model = build_pix2pixhd(setup, cfg.num_classes, cfg, device=ctx.device,
-                                seed=settings.seed, global_generator=g1)
+                                seed=settings.seed, global_generator=g1, convert=convert,
+                                wrap=lambda net, unused: wrap_ddp(net, ctx, unused))
         if hp["use_vgg"]:
             from course_lib.losses import vgg_perceptual_loss
 
@@ -593,9 +608,6 @@ class Pix2PixHDRecipe(Recipe):
                 raise ModelUnavailable(f"--vgg: {why}")
             model.vgg = vgg.to(ctx.device)
             model.config.use_vgg = True
-        if settings.channels_last:
-            for net in model.modules.values():
-                net.to(memory_format=torch.channels_last)
         if ctx.is_main:
             phases = (f"phases: global (G1 alone at {w // 2}x{h // 2}) steps [0, "
                       f"{cfg.global_steps}), local (G1 frozen) [{cfg.global_steps}, "
@@ -701,6 +713,11 @@ class BicycleGANRecipe(Recipe):
                        help="normalisation in G, E and D (paper: instance; batch lets G use z "
                             "much sooner on short runs, see notebook 06; default: %(default)s)")
 
+    def batch_groups(self, hp: Mapping[str, Any]) -> int:
+        """The hybrid splits every batch in halves (Sec. 3.4): the cVAE-GAN branch's and the
+        cLR-GAN branch's real images."""
+        return 2 if hp.get("variant", "bicyclegan") == "bicyclegan" else 1
+
     def hyperparameters(self, args: argparse.Namespace) -> dict[str, Any]:
         return {"ngf": args.ngf, "ndf": args.ndf, "variant": args.variant, "nz": args.nz,
                 "where_add": args.where_add, "norm": args.norm, "lambda_l1": args.lambda_l1,
@@ -715,11 +732,6 @@ class BicycleGANRecipe(Recipe):
         from course_lib.profiles import PROFILES
         from course_lib.train.bicyclegan import BicycleGAN, BicycleGANConfig
 
-        if ctx.distributed:
-            raise ModelUnavailable(
-                "BicycleGAN under torchrun is not supported by the command line yet (its "
-                "trainer reads attributes such as G.nz of the bare networks, which DDP hides; "
-                "this path is untested): train it in one process")
         h, w = data.size
         probe = data.train[0]
         P = dc_replace(PROFILES["gpu"], image_size=min(h, w), ngf=int(hp["ngf"]),
@@ -741,19 +753,22 @@ class BicycleGANRecipe(Recipe):
             net = net.to(ctx.device)
             if settings.channels_last:
                 net = net.to(memory_format=torch.channels_last)
+            if settings.sync_bn:                 # --norm batch: the global batch's statistics
+                net = sync_batch_norm(net, ctx)
             if settings.compile:
                 net = torch.compile(net)  # type: ignore[assignment]
-            wrapped[key] = wrap_ddp(net, ctx)
+            # cLR-GAN uses only E's mean: its log-variance head gets no gradient.
+            wrapped[key] = wrap_ddp(net, ctx, key == "E" and hp["variant"] == "clr-gan")
         cfg = BicycleGANConfig(variant=hp["variant"], lambda_l1=float(hp["lambda_l1"]),
                                lambda_kl=float(hp["lambda_kl"]),
                                lambda_latent=float(hp["lambda_latent"]), lr=float(hp["lr"]),
                                steps=settings.steps)
         model = BicycleGAN(wrapped["G"], wrapped["E"], wrapped["D"],  # type: ignore[arg-type]
-                           wrapped["D2"], cfg)
+                           wrapped["D2"], cfg, rank=ctx.rank, world_size=ctx.world_size)
         return Trainer(step=model.train_step, modules=model.modules,
                        optimizers=model.optimizers, schedulers=model.schedulers,
                        model_configs={k: v for k, v in configs.items() if k in model.modules},
-                       model=model)
+                       model=model, rank_streams=False)
 
     def generator_from_state(self, state: Mapping[str, Any]) -> nn.Module:
         from course_lib.models.bicyclegan import LatentUNetGenerator

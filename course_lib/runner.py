@@ -211,14 +211,20 @@ def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, 
             model_args[key] = sizes[key]
     n_train = len(choice.train)  # type: ignore[arg-type]
 
+    groups = recipe.batch_groups(model_args)        # BicycleGAN's hybrid: two halves
+    unit = groups * ctx.world_size                     # the global batch is a multiple of it
     if batch_size is None:
         batch_size = sizes["batch_size"] if profile else 1
-        if ctx.world_size > 1 and batch_size % ctx.world_size:
-            batch_size = ctx.world_size * max(1, batch_size // ctx.world_size)
-    if batch_size % ctx.world_size:
-        raise ValueError(f"--batch-size {batch_size} is the global batch: it must be a multiple "
-                         f"of the {ctx.world_size} processes (each gets batch_size / "
-                         f"{ctx.world_size} pairs)")
+        if batch_size % unit:
+            batch_size = unit * max(1, batch_size // unit)
+    if batch_size % unit:
+        per = f" and into {groups} parts per process" if groups > 1 else ""
+        few = (f"; {ctx.world_size} processes need at least {unit} pairs per step"
+               if batch_size < unit and ctx.world_size > 1 else "")
+        raise ValueError(f"--batch-size {batch_size} is the global batch, split over the "
+                         f"{ctx.world_size} process(es){per}: it must be a multiple of {unit}"
+                         f"{few} (use --batch-size {unit * max(1, batch_size // unit)}"
+                         f"{'' if ctx.world_size == 1 else ' or fewer processes'})")
     if n_train < batch_size:
         raise ValueError(f"the training set has {n_train} pairs, fewer than one batch of "
                          f"{batch_size}: lower --batch-size or add pairs")
@@ -281,7 +287,7 @@ def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, 
                           checkpoint_every=checkpoint_every, callback_every=sample_every,
                           run_dir=run.path, num_workers=num_workers, progress=show,
                           channels_last=channels_last, rank=ctx.rank,
-                          world_size=ctx.world_size)
+                          world_size=ctx.world_size, batch_groups=groups)
     loop = TrainingLoop(trainer.step, trainer.modules, trainer.optimizers, loop_cfg,
                         schedulers=trainer.schedulers, model_configs=trainer.model_configs)
     if resume and run.has_checkpoint():
@@ -289,7 +295,7 @@ def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, 
         _print(ctx, f"resuming {run.path} at step {loop.step} of {steps}")
     # last.pt keeps its own copy of the settings it runs with (as plain as config.json)
     loop.meta["config"] = json.loads(json.dumps(config, default=str))
-    if ctx.rank > 0:   # its own dropout stream; rank 0 matches a one-process run
+    if ctx.rank > 0 and trainer.rank_streams:  # own dropout stream; rank 0 = one process
         torch.manual_seed(seed + 7919 * ctx.rank + loop.step)
     if ctx.is_main:
         run.path.mkdir(parents=True, exist_ok=True)

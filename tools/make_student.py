@@ -5,7 +5,10 @@ solutions/NN_topic.ipynb is the single source. For each one this tool
 
 1. rewrites its set-up cell (the code cell tagged ``bootstrap``) from the template below, with
    the repository URL taken from pyproject.toml ([project.urls] Repository), so the URL lives
-   in one place;
+   in one place (``COURSE_REPO_URL`` in the environment overrides it, e.g. for a fork or a
+   test). On Colab the cell installs the course from a clone at, above or just below the
+   notebook's folder, else from a ``course_lib-*.whl`` beside the notebook, else from that
+   URL; elsewhere it names the command that sets up a kernel (``make lab``);
 2. strips outputs, execution counts and per-run metadata from the solution notebook;
 3. writes notebooks/NN_topic.ipynb, where every region between ``### BEGIN SOLUTION`` and
    ``### END SOLUTION`` is replaced by nbgrader's stub (``# YOUR CODE HERE`` followed by
@@ -32,19 +35,44 @@ STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 BOOTSTRAP_TAG = "bootstrap"
 
 BOOTSTRAP_TEMPLATE = '''\
-# Set-up: make `course_lib` importable. On Colab this installs the course first.
-import importlib.util, os, subprocess, sys
+# Set-up: make `course_lib` importable. On Colab this installs the course first: from a clone
+# next to this notebook (`!git clone ...`), else from a course_lib-*.whl here, else from GitHub.
+import importlib, importlib.util, os, subprocess, sys
+from pathlib import Path
 
-COURSE_REPO = "{url}"
+COURSE_REPO = os.environ.get("COURSE_REPO_URL", "{url}")
+ON_COLAB = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def course_clone():
+    \"\"\"The repository root at or above this folder, or just below it (Colab's /content).\"\"\"
+    here = Path.cwd()
+    for d in [here, *here.parents, *sorted(p for p in here.iterdir() if p.is_dir())]:
+        if (d / "course_lib" / "__init__.py").is_file() and (d / "pyproject.toml").is_file():
+            return d
+    return None
+
+
+def pip_install(*args):
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args], check=True)
+
+
 if importlib.util.find_spec("course_lib") is None:
-    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{{COURSE_REPO}}"],
-                       check=True)
-    else:
+    if not ON_COLAB:
         raise ModuleNotFoundError(
             "course_lib is not installed in this Jupyter kernel. From the repository root run\\n"
             "    make lab\\n"
-            "It creates .venv, installs course_lib and opens JupyterLab with the right kernel.")'''
+            "It creates .venv, installs course_lib and opens JupyterLab with the right kernel.")
+    clone, wheels = course_clone(), sorted(Path.cwd().glob("course_lib-*.whl"))
+    if clone is not None:
+        pip_install("-e", str(clone))          # Colab keeps its own torch and ipywidgets
+        sys.path.insert(0, str(clone))         # (an editable install shows after a restart)
+    else:
+        pip_install(str(wheels[-1]) if wheels else f"git+{{COURSE_REPO}}")
+    importlib.invalidate_caches()
+if ON_COLAB:
+    from course_lib.widgets.frontend import enable_colab_widgets
+    enable_colab_widgets()                     # only needed (and done) with ipywidgets 8'''
 
 
 def repo_url(root: Path) -> str:

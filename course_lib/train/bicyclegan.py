@@ -31,6 +31,14 @@ sees the output alone (``conditional_D=False``, the official default); D's loss 
 its real and fake terms. Adam (lr 2e-4, betas 0.5/0.999) and the constant-then-linear
 schedule of :mod:`course_lib.train.schedule` (the official code: 100 + 100 epochs). Each step
 updates the discriminator(s) first, then G and E, all on the same generated images.
+
+**Several processes** (``torchrun``): the networks may be wrapped in DistributedDataParallel,
+which averages the gradients; each process holds its share of the global batch (for the
+hybrid, its share of *each* half: :class:`~course_lib.train.sampling.ShardedStepBatchSampler`
+with ``groups=2``). The random numbers (the prior's z, the reparameterization's noise) are
+drawn for the whole global batch, from a random state that every process keeps identical, and
+each process takes its slice (``rank``, ``world_size``), so N processes train the model that
+one process trains on the same global batch.
 """
 from __future__ import annotations
 
@@ -42,6 +50,7 @@ from torch import nn
 
 from course_lib.losses import GAN_MODES, GANLoss, kl_divergence, l1_loss, latent_l1_loss
 from course_lib.models.bicyclegan import reparameterize
+from course_lib.train.checkpoint import unwrap
 from course_lib.train.schedule import linear_decay_scheduler
 
 __all__ = ["VARIANTS", "BicycleGANConfig", "BicycleGAN", "multiscale_gan_loss",
@@ -210,6 +219,8 @@ class BicycleGAN:
             the hybrid with ``use_same_D``).
         discriminator2: D2 of the hybrid's cLR-GAN branch (needed unless ``use_same_D``).
         config: the :class:`BicycleGANConfig`.
+        rank, world_size: this process's place in a ``torchrun`` run (default: one process);
+            the random codes are drawn for all ``world_size`` shares and sliced.
 
     ``modules``, ``optimizers`` and ``schedulers`` are the dicts that
     :class:`~course_lib.train.engine.TrainingLoop` saves and restores.
@@ -217,8 +228,12 @@ class BicycleGAN:
 
     def __init__(self, generator: nn.Module, encoder: nn.Module | None,
                  discriminator: nn.Module, discriminator2: nn.Module | None = None,
-                 config: BicycleGANConfig | None = None) -> None:
+                 config: BicycleGANConfig | None = None, rank: int = 0,
+                 world_size: int = 1) -> None:
         self.config = cfg = config or BicycleGANConfig()
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"rank={rank} must lie in [0, world_size={world_size})")
+        self.rank, self.world_size = rank, world_size
         if cfg.uses_encoder and encoder is None:
             raise ValueError(f"variant {cfg.variant!r} needs an encoder E")
         if cfg.two_discriminators and discriminator2 is None:
@@ -226,7 +241,7 @@ class BicycleGAN:
                              "discriminator2, or set use_same_D=True")
         self.G, self.E, self.D = generator, encoder if cfg.uses_encoder else None, discriminator
         self.D2 = discriminator2 if cfg.two_discriminators else None
-        self.nz = int(getattr(generator, "nz", 0) or 0)
+        self.nz = int(getattr(unwrap(generator), "nz", 0) or 0)
         if self.nz < 1:
             raise ValueError("the generator has no attribute nz (latent size): use "
                              "LatentUNetGenerator")
@@ -260,9 +275,25 @@ class BicycleGAN:
         opt.step()
         return loss.item(), _mean_output(pred_real), _mean_output(pred_fake)
 
+    def _normal(self, n: int, device: torch.device, dtype: torch.dtype | None = None
+                ) -> torch.Tensor:
+        """This process's ``n`` rows of an (n * world_size, nz) standard normal draw (the
+        global RNG, so seeding makes runs repeatable; one process: the whole draw)."""
+        full = torch.randn(n * self.world_size, self.nz, device=device, dtype=dtype)
+        return full[self.rank * n:(self.rank + 1) * n]
+
     def random_z(self, n: int, device: torch.device) -> torch.Tensor:
-        """n codes from the prior N(0, I) (the global RNG, so seeding makes runs repeatable)."""
-        return torch.randn(n, self.nz, device=device)
+        """n codes from the prior N(0, I) (this process's share of the global batch's)."""
+        return self._normal(n, device)
+
+    def encode_z(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z ~ q(z | B) by the reparameterization trick (Sec. 3.2), ``mu + exp(logvar / 2) *
+        eps``, as :func:`~course_lib.models.bicyclegan.reparameterize`, with ``eps`` this
+        process's share of the global batch's draw."""
+        if self.world_size == 1:
+            return reparameterize(mu, logvar)
+        eps = self._normal(mu.shape[0], mu.device, mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
 
     def train_step(self, batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
         """One update of the discriminator(s) and one of G (and E) on ``batch["A"], batch["B"]``.
@@ -295,7 +326,7 @@ class BicycleGAN:
         if cfg.vae_branch:
             assert self.E is not None
             mu, logvar = self.E(b_enc)
-            fake_enc = self.G(a_enc, reparameterize(mu, logvar))        # B -> z -> B^
+            fake_enc = self.G(a_enc, self.encode_z(mu, logvar))        # B -> z -> B^
         if cfg.lr_branch or cfg.variant == "pix2pix+noise":
             z_rnd = self.random_z(a_rnd.shape[0], device)
             fake_rnd = self.G(a_rnd, z_rnd)                              # z -> B^

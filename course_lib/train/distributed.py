@@ -7,9 +7,10 @@ does not depend on N beyond floating-point rounding:
 
 * **One process per device** (:func:`init_distributed`): NCCL on GPUs, gloo on CPUs. A program
   started without torchrun gets a one-process context, and everything below is a no-op.
-* **The data** (:class:`ShardedStepBatchSampler`): the *global* batch of step ``t`` is exactly
-  the one a single process would draw (:class:`~course_lib.train.engine.StepBatchSampler`),
-  and rank ``r`` takes the ``r``-th equal slice of it. N processes with B/N pairs each
+* **The data** (:class:`~course_lib.train.sampling.ShardedStepBatchSampler`, which lives with
+  the one-process sampler in :mod:`course_lib.train.sampling`): the *global* batch of step
+  ``t`` is exactly the one a single process would draw, and rank ``r`` takes the ``r``-th
+  equal slice of it. N processes with B/N pairs each
   therefore see, together, the same pairs as one process with batch B.
 * **The gradients** are averaged by :class:`torch.nn.parallel.DistributedDataParallel` (no
   hand-written all-reduce). GAN steps call the discriminator with its weights frozen during
@@ -36,13 +37,13 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from course_lib.train.engine import StepBatchSampler
+from course_lib.train.sampling import ShardedStepBatchSampler  # re-exported; its home is sampling
 
 __all__ = ["DistributedContext", "init_distributed", "shutdown", "ShardedStepBatchSampler",
            "CPUSyncBatchNorm", "sync_batch_norm", "local_copy", "FreezableDDP", "wrap_ddp",
@@ -142,39 +143,6 @@ def barrier(ctx: DistributedContext) -> None:
         dist.barrier()
 
 
-class ShardedStepBatchSampler(StepBatchSampler):
-    """Rank ``rank``'s slice of the global batch of every step.
-
-    The global batch of step ``t`` is :class:`StepBatchSampler`'s (a function of ``seed`` and
-    ``t`` only, so resuming works as with one process); rank ``r`` yields its elements
-    ``[r * b, (r + 1) * b)`` with ``b = batch_size // world_size``.
-
-    Args:
-        length, steps, seed, start: as :class:`StepBatchSampler`.
-        batch_size: the GLOBAL batch size, a multiple of ``world_size``.
-        rank, world_size: this process's place.
-    """
-
-    def __init__(self, length: int, batch_size: int, steps: int, seed: int = 0,
-                 start: int = 0, rank: int = 0, world_size: int = 1) -> None:
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"rank={rank} must lie in [0, world_size={world_size})")
-        if batch_size % world_size:
-            lower = max(world_size, batch_size // world_size * world_size)
-            raise ValueError(
-                f"the global batch size {batch_size} cannot be split evenly over {world_size} "
-                f"processes: use a multiple of {world_size} (e.g. --batch-size {lower} or "
-                f"{lower + world_size})")
-        super().__init__(length, batch_size, steps, seed, start)
-        self.rank, self.world_size = rank, world_size
-        self.local_batch = batch_size // world_size
-
-    def __iter__(self) -> Iterator[list[int]]:
-        lo = self.rank * self.local_batch
-        for batch in super().__iter__():
-            yield batch[lo:lo + self.local_batch]
-
-
 class _SumOverRanks(torch.autograd.Function):
     """``sum over ranks`` of a tensor, differentiable: the gradient of each rank's input is
     the sum of the gradients of all ranks' outputs (every rank's loss depends on the sum)."""
@@ -228,7 +196,8 @@ class CPUSyncBatchNorm(nn.BatchNorm2d):
                 unbiased = var * (n / (n - 1).clamp_min(1.0))
                 self.running_mean.mul_(1 - m).add_(mean.detach().to(self.running_mean.dtype), alpha=m)
                 self.running_var.mul_(1 - m).add_(unbiased.detach().to(self.running_var.dtype), alpha=m)
-        xf, mean, var = x.float(), mean.float(), var.float()
+        work = torch.promote_types(x.dtype, torch.float32)    # fp16/bf16 in float32, fp64 as is
+        xf, mean, var = x.to(work), mean.to(work), var.to(work)
         y = (xf - mean[None, :, None, None]) * torch.rsqrt(var[None, :, None, None] + self.eps)
         if self.affine:
             y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
@@ -294,12 +263,20 @@ class FreezableDDP(nn.parallel.DistributedDataParallel):
         return super().forward(*inputs, **kwargs)
 
 
-def wrap_ddp(module: nn.Module, ctx: DistributedContext) -> nn.Module:
-    """Wrap ``module`` in :class:`FreezableDDP` (one-process runs get it back unchanged)."""
+def wrap_ddp(module: nn.Module, ctx: DistributedContext,
+             find_unused_parameters: bool = False) -> nn.Module:
+    """Wrap ``module`` in :class:`FreezableDDP` (one-process runs get it back unchanged).
+
+    ``find_unused_parameters=True`` is for a network of which a step may use only a part, or
+    freeze a part: pix2pixHD's local enhancer, whose phase 1 trains the global generator
+    alone and whose phase 2 freezes it (Wang et al. 2018, Sec. 3.2), and BicycleGAN's encoder
+    in cLR-GAN, which only uses E's mean. DDP then finds, every step, the weights that got no
+    gradient on any process and leaves their gradients untouched.
+    """
     if not ctx.distributed:
         return module
     ids = [ctx.local_rank] if ctx.device.startswith("cuda") else None
-    return FreezableDDP(module, device_ids=ids)
+    return FreezableDDP(module, device_ids=ids, find_unused_parameters=find_unused_parameters)
 
 
 def average_values(values: Mapping[str, float], ctx: DistributedContext) -> dict[str, float]:

@@ -6,7 +6,7 @@ discriminator(s) and the generator, and returns a dict of numbers (pix2pix's is 
 everything around it:
 
 * the batch order: batch ``t`` is a pure function of ``(seed, t)``, so a resumed run sees the
-  same data as an uninterrupted one (:class:`StepBatchSampler`);
+  same data as an uninterrupted one (:class:`~course_lib.train.sampling.StepBatchSampler`);
 * loss history, ``tqdm.auto`` progress, periodic callbacks for samples and evaluation;
 * atomic checkpoints of every model, optimizer, scheduler, the step, the history and the RNG
   states, and resume that continues the same run (bit-identical on CPU, with any number of
@@ -26,13 +26,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
+import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from course_lib.train.checkpoint import clean_state_dict, load_checkpoint, save_checkpoint, unwrap
+from course_lib.train.distributed import DistributedContext, average_values
+from course_lib.train.sampling import ShardedStepBatchSampler, StepBatchSampler
 
 __all__ = ["LoopConfig", "History", "StepBatchSampler", "TrainingLoop"]
 
@@ -59,7 +62,10 @@ class LoopConfig:
         compile: wrap models with ``torch.compile``.
         rank, world_size: this process's place in a ``torchrun`` run (default: one process).
             ``batch_size`` stays the *global* batch; each rank gets ``batch_size // world_size``
-            pairs of it (:class:`~course_lib.train.distributed.ShardedStepBatchSampler`).
+            pairs of it (:class:`~course_lib.train.sampling.ShardedStepBatchSampler`).
+        batch_groups: parts of the global batch that the step function uses differently
+            (2 for BicycleGAN's hybrid, which splits every batch in halves); each rank takes
+            its share of every part, so its local halves belong to the global halves.
     """
 
     steps: int
@@ -75,6 +81,7 @@ class LoopConfig:
     compile: bool = False
     rank: int = 0
     world_size: int = 1
+    batch_groups: int = 1
 
     def __post_init__(self) -> None:
         if self.steps <= 0 or self.batch_size <= 0:
@@ -82,6 +89,8 @@ class LoopConfig:
                              "positive")
         if self.world_size < 1 or not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank={self.rank} must lie in [0, world_size={self.world_size})")
+        if self.batch_groups < 1:
+            raise ValueError(f"batch_groups={self.batch_groups} must be >= 1")
 
 
 @dataclass
@@ -113,37 +122,6 @@ class History:
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.rows))
-
-
-class StepBatchSampler(Sampler[list[int]]):
-    """Yields the index batches of steps ``start, start+1, ..., steps-1``.
-
-    Epoch ``e`` is a permutation of the dataset drawn from ``seed + e``; step ``t`` takes batch
-    ``t mod (N // batch_size)`` of epoch ``t // (N // batch_size)``. The last incomplete batch
-    of each epoch is dropped, so every batch has the same size (batch norm needs that).
-    """
-
-    def __init__(self, length: int, batch_size: int, steps: int, seed: int = 0,
-                 start: int = 0) -> None:
-        if length < batch_size:
-            raise ValueError(f"the dataset has {length} pairs, fewer than one batch of "
-                             f"{batch_size}: lower batch_size or use more data")
-        self.length, self.batch_size, self.steps = length, batch_size, steps
-        self.seed, self.start = seed, start
-        self.per_epoch = length // batch_size
-
-    def __len__(self) -> int:
-        return max(0, self.steps - self.start)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        epoch, perm = -1, torch.empty(0, dtype=torch.long)
-        for t in range(self.start, self.steps):
-            e, k = divmod(t, self.per_epoch)
-            if e != epoch:
-                epoch = e
-                perm = torch.randperm(self.length, generator=torch.Generator().manual_seed(
-                    self.seed + e))
-            yield perm[k * self.batch_size:(k + 1) * self.batch_size].tolist()
 
 
 class TrainingLoop:
@@ -247,11 +225,10 @@ class TrainingLoop:
         cfg = self.config
         sampler: StepBatchSampler
         if cfg.world_size > 1:
-            from course_lib.train.distributed import ShardedStepBatchSampler
-
             sampler = ShardedStepBatchSampler(len(dataset), cfg.batch_size, cfg.steps,  # type: ignore[arg-type]
                                               cfg.seed, start=self.step, rank=cfg.rank,
-                                              world_size=cfg.world_size)
+                                              world_size=cfg.world_size,
+                                              groups=cfg.batch_groups)
         else:
             sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed,  # type: ignore[arg-type]
                                        start=self.step)
@@ -280,10 +257,6 @@ class TrainingLoop:
 
     def _average(self, values: Mapping[str, float]) -> Mapping[str, float]:
         """The mean of the logged numbers over ranks (all ranks log at the same steps)."""
-        import torch.distributed as dist
-
-        from course_lib.train.distributed import DistributedContext, average_values
-
         device = next(iter(self.modules.values())).parameters().__next__().device
         ctx = DistributedContext(rank=self.config.rank, world_size=self.config.world_size,
                                  device=str(device), backend=dist.get_backend())

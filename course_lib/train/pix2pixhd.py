@@ -30,12 +30,19 @@ linearly to zero over its second (Sec. 4 / the official ``niter`` = ``niter_deca
 official 2048x1024 recipe trains G1 as a separate 1024x512 run and loads it; the same is
 done here by passing a trained G1 (``LocalEnhancer(global_generator=...)``) with
 ``global_steps=0``. With a :class:`~course_lib.models.GlobalGenerator` there is one phase.
+
+**Several processes** (``torchrun``, :mod:`course_lib.train.distributed`): the trainer keeps
+the bare networks (checkpoints, samples and the phase logic read them) and runs every forward
+pass through ``wrap(network, find_unused)``, e.g. DistributedDataParallel, which averages the
+gradients over processes. G's phases pass through one module, :class:`GeneratorPhases`
+(``coarse=True`` is phase 1's G1 alone), wrapped with ``find_unused=True`` for a local
+enhancer: phase 1 leaves G2's weights without gradients, phase 2 freezes G1's.
 """
 from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +53,7 @@ from course_lib.models.instance import discriminator_labels
 from course_lib.models.pix2pixhd import GlobalGenerator, LocalEnhancer, downsample
 from course_lib.train.schedule import linear_decay_multiplier
 
-__all__ = ["Pix2PixHDConfig", "Pix2PixHD", "PhaseSchedule", "PHASES"]
+__all__ = ["Pix2PixHDConfig", "Pix2PixHD", "PhaseSchedule", "PHASES", "GeneratorPhases"]
 
 PHASES: tuple[str, ...] = ("global", "local", "joint")
 
@@ -157,6 +164,30 @@ class PhaseSchedule:
         self._apply()
 
 
+class GeneratorPhases(nn.Module):
+    """G as one forward: ``forward(x)`` is the full generator, ``forward(x, coarse=True)`` a
+    local enhancer's global generator G1 alone on the input's coarsest level (phase 1).
+
+    One module with both paths lets a wrapper such as DistributedDataParallel see every
+    generator pass (a wrapper only synchronises the gradients of passes through its own
+    ``forward``, never of ``G.coarse`` called beside it). State-dict keys gain a ``G.``
+    prefix: checkpoints hold the bare generator, never this module.
+    """
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.G = generator
+
+    def forward(self, x: torch.Tensor, coarse: bool = False) -> torch.Tensor:
+        if coarse:
+            assert isinstance(self.G, LocalEnhancer)
+            return self.G.coarse(x)                     # (N, 3, H/2^L, W/2^L)
+        return self.G(x)
+
+
+Wrap = Callable[[nn.Module, bool], nn.Module]
+
+
 class Pix2PixHD:
     """G (and E), D (and the coarse D of phase 1), their optimizers and :meth:`train_step`.
 
@@ -171,6 +202,10 @@ class Pix2PixHD:
         global_discriminator: D of phase 1 (at the coarse resolution); needed when
             ``global_steps > 0``.
         vgg: a :class:`~course_lib.losses.VGGPerceptualLoss` (``use_vgg``).
+        wrap: ``wrap(network, find_unused) -> module`` through which every forward pass of a
+            trained network runs (default: none); the command line passes
+            :func:`~course_lib.train.distributed.wrap_ddp` under ``torchrun``. The networks
+            themselves stay bare in :attr:`modules`.
 
     Batches are dicts with ``"B"`` (the photo), ``"class_map"`` and ``"instance_map"``.
     """
@@ -178,7 +213,7 @@ class Pix2PixHD:
     def __init__(self, generator: nn.Module, discriminator: nn.Module,
                  config: Pix2PixHDConfig | None = None, encoder: nn.Module | None = None,
                  global_discriminator: nn.Module | None = None,
-                 vgg: VGGPerceptualLoss | None = None) -> None:
+                 vgg: VGGPerceptualLoss | None = None, wrap: Wrap | None = None) -> None:
         self.config = cfg = config or Pix2PixHDConfig()
         if not isinstance(generator, (GlobalGenerator, LocalEnhancer)):
             raise TypeError(f"generator must be a GlobalGenerator or LocalEnhancer, got "
@@ -212,6 +247,12 @@ class Pix2PixHD:
         self.D_global = global_discriminator if cfg.global_steps else None
         self.vgg = vgg if cfg.use_vgg else None
         self.gan_loss = GANLoss(cfg.gan_mode)
+        # What the step calls: the same networks, through the wrapper (if any).
+        wrap = wrap or (lambda net, find_unused: net)
+        self._run_G = wrap(GeneratorPhases(self.G), self.enhanced)
+        self._run_D = wrap(self.D, False)
+        self._run_D_global = wrap(self.D_global, False) if self.D_global is not None else None
+        self._run_E = wrap(self.E, False) if self.E is not None else None
 
         extra = list(self.E.parameters()) if self.E is not None else []
         betas = (cfg.beta1, cfg.beta2)
@@ -278,10 +319,11 @@ class Pix2PixHD:
                                     ).to(batch["B"].device)
 
     def features(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
-        """E's instance-averaged features of the real photo, or ``None`` without E."""
-        if self.E is None:
+        """E's instance-averaged features of the real photo, or ``None`` without E (for the
+        training step: through the wrapper, so every process must call it)."""
+        if self._run_E is None:
             return None
-        return self.E(batch["B"], batch["instance_map"])
+        return self._run_E(batch["B"], batch["instance_map"])
 
     def _gan(self, preds: list[Any], real: bool, for_d: bool) -> torch.Tensor:
         """GAN loss summed over the scales of a multi-scale D (last map of each scale)."""
@@ -310,14 +352,14 @@ class Pix2PixHD:
             if self.enhanced and phase == "global":
                 assert isinstance(self.G, LocalEnhancer)
                 levels = self.G.n_local_enhancers
-                fake = self.G.coarse(g_in)                           # (N, 3, H/2^L, W/2^L)
+                fake = self._run_G(g_in, coarse=True)                # (N, 3, H/2^L, W/2^L)
                 real = F.avg_pool2d(real, 2 ** levels)               # area down-sampling
                 labels = downsample(labels, levels)
-                D, opt_G, opt_D = self.D_global, self.optimizers["G_global"], \
+                D, opt_G, opt_D = self._run_D_global, self.optimizers["G_global"], \
                     self.optimizers["D_global"]
             else:
-                fake = self.G(g_in)                                  # (N, 3, H, W)
-                D = self.D
+                fake = self._run_G(g_in)                             # (N, 3, H, W)
+                D = self._run_D
                 opt_G = self.optimizers["G_local" if G1_frozen else "G"]
                 opt_D = self.optimizers["D"]
             assert D is not None

@@ -20,7 +20,7 @@ pixel count).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ from torch import nn
 from course_lib.models.instance import InstanceEncoder
 from course_lib.models.pix2pixhd import (GlobalGenerator, LocalEnhancer,
                                          MultiscaleDiscriminator, max_num_D)
-from course_lib.train.pix2pixhd import Pix2PixHD, Pix2PixHDConfig
+from course_lib.train.pix2pixhd import Pix2PixHD, Pix2PixHDConfig, Wrap
 
 __all__ = ["HDSetup", "PAPER_SETUPS", "build_networks", "build_pix2pixhd", "MemoryEstimate",
            "estimate_memory"]
@@ -127,7 +127,9 @@ def build_networks(setup: HDSetup, num_classes: int, coarse_D: bool = False
 
 def build_pix2pixhd(setup: HDSetup, num_classes: int, config: Pix2PixHDConfig | None = None,
                     device: str | torch.device = "cpu", seed: int = 0,
-                    global_generator: GlobalGenerator | None = None) -> Pix2PixHD:
+                    global_generator: GlobalGenerator | None = None,
+                    convert: Callable[[nn.Module], nn.Module] | None = None,
+                    wrap: Wrap | None = None) -> Pix2PixHD:
     """The trainer of a run: networks from ``setup`` (seeded), moved to ``device``.
 
     Args:
@@ -139,6 +141,10 @@ def build_pix2pixhd(setup: HDSetup, num_classes: int, config: Pix2PixHDConfig | 
         seed: seeds the initial weights.
         global_generator: a trained G1 to wrap in the enhancer (the official recipe trains it
             as its own 1024x512 run first); then ``config.global_steps`` should be 0.
+        convert: applied to every network on ``device`` before its optimizer is made (the
+            command line: :func:`~course_lib.train.distributed.sync_batch_norm` under
+            torchrun, which changes nothing in pix2pixHD's instance-norm networks).
+        wrap: passed to :class:`~course_lib.train.pix2pixhd.Pix2PixHD` (DDP under torchrun).
 
     A command line uses it as ``model = build_pix2pixhd(...)`` and trains
     ``model.train_step`` with ``model.modules``, ``model.optimizers`` and
@@ -154,10 +160,12 @@ def build_pix2pixhd(setup: HDSetup, num_classes: int, config: Pix2PixHDConfig | 
         G = nets["G"]
         assert isinstance(G, LocalEnhancer)
         G.global_generator.load_state_dict(global_generator.state_dict())
-    for net in nets.values():
+    for key, net in nets.items():
         net.to(device)
+        if convert is not None:
+            nets[key] = convert(net)
     return Pix2PixHD(nets["G"], nets["D"], cfg, encoder=nets.get("E"),
-                     global_discriminator=nets.get("D_global"))
+                     global_discriminator=nets.get("D_global"), wrap=wrap)
 
 
 @dataclass(frozen=True)

@@ -7,4 +7,7 @@
 
 When ipywidgets or a live kernel front end is missing (nbval, scripts), each tool draws a
 static matplotlib figure of the same content instead, so every notebook still runs.
+
+Both work with ipywidgets 7.x and 8.x; on Colab with ipywidgets 8, :mod:`.frontend` turns on
+Colab's custom widget manager first (Colab shows ipywidgets 7 without it).
 """

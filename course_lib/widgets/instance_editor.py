@@ -173,6 +173,10 @@ class InstanceEditor:
         """The ipywidgets version: object list, cluster buttons, reset / random, two images."""
         import ipywidgets as w
 
+        from course_lib.widgets.frontend import enable_colab_widgets
+
+        enable_colab_widgets()                 # Colab + ipywidgets 8 only
+
         h, wd = self.photo.shape[-2:]
         shown = w.Image(format="png", width=wd * scale, height=h * scale)
         real = w.Image(format="png", width=wd * scale // 2, height=h * scale // 2)

@@ -164,6 +164,10 @@ class LatentExplorer:
         """The ipywidgets version (needs ipywidgets): sliders, buttons and three images."""
         import ipywidgets as w
 
+        from course_lib.widgets.frontend import enable_colab_widgets
+
+        enable_colab_widgets()                 # Colab + ipywidgets 8 only
+
         h, wd = self.inputs.shape[-2:]
         big = w.Image(format="png", width=wd * scale, height=h * scale)
         grid = w.Image(format="png", height=h * scale // 2 * 2)

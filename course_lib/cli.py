@@ -432,10 +432,14 @@ def _run_sample(args: argparse.Namespace) -> int:
 
 def _run_sample_official(args: argparse.Namespace) -> int:
     from course_lib.pretrained import sample_official
+    from course_lib.runner import SampleFailures
 
     try:
         paths = sample_official(args.official, args.input, args.output, num=args.num,
-                                seed=args.seed, device=args.device)
+                                seed=args.seed, device=args.device, overwrite=args.overwrite)
+    except SampleFailures as err:
+        print(f"wrote {len(err.written)} image(s) to {args.output}")
+        return _fail(err)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
         return _fail(err)
     print(f"wrote {len(paths)} image(s) to {args.output}")

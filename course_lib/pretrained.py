@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -564,22 +565,28 @@ def format_models(root: str | os.PathLike = "data/pretrained") -> str:
 
 def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathLike, *,
                     root: str | os.PathLike = "data/pretrained", num: int = 1, seed: int = 0,
-                    device: str | None = None) -> list[Path]:
+                    device: str | None = None, overwrite: bool = False) -> list[Path]:
     """Run a downloaded published model on every image under ``inputs``; PNGs under ``output``.
 
     Each input is resized to the size the authors' test script uses (256, or 512 for
     BicycleGAN's maps). pix2pix runs as the official ``test.py`` does by default: dropout on
     and batch norm with the statistics of the image (the paper's test-time mode, Sec. 3.3),
     one image per batch. BicycleGAN draws ``z ~ N(0, I)`` per output (``num`` per input); for
-    a one-channel model the input is turned to gray as its data loader does. Existing files
-    under ``output`` are never overwritten.
+    a one-channel model the input is turned to gray as its data loader does.
+
+    The same rules as :func:`course_lib.runner.sample` keep your files safe: ``output`` may not
+    be ``inputs`` or lie inside it, outputs are named so that ``x.jpg`` and ``x.png`` cannot
+    collide, existing outputs are refused before anything is written unless ``overwrite``, and
+    an unreadable image is named in a :class:`~course_lib.runner.SampleFailures` at the end
+    while the others are written.
     """
     from PIL import Image
 
     from course_lib.data.jitter import resize
-    from course_lib.data.paired import PairedImageDataset
+    from course_lib.data.paired import PairedDataError, PairedImageDataset, open_image
     from course_lib.models.unet import at_test_time
-    from course_lib.runner import _input_files
+    from course_lib.runner import (SampleFailures, _check_output_folder, _input_files,
+                                   _output_names)
 
     info = get_model(name)
     if info.arch == "pix2pixhd:G":
@@ -587,29 +594,43 @@ def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathL
                          f"boundaries, not images: load it in Python with load_published"
                          f"({info.name!r}) and feed course_lib.models.instance.generator_input")
     if num < 1:
-        raise ValueError(f"num must be positive, got {num}")
+        raise ValueError(f"--num must be positive, got {num}")
+    src, out_dir = Path(inputs), Path(output)
+    files = _input_files(src)
+    _check_output_folder(src, out_dir)
+    names = _output_names(files, src, num)
+    targets = [out_dir / rel for draws in names for rel in draws]
+    inputs_resolved = {p.resolve() for p in files}
+    clobbered = [t for t in targets if t.resolve() in inputs_resolved]
+    if clobbered:
+        raise ValueError(f"--output {out_dir} would write {clobbered[0]} over an input image: "
+                         "pass another --output folder")
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"--output {out_dir} already holds {len(existing)} of the {len(targets)} output(s) "
+            f"(e.g. {existing[0]}): pass --overwrite to replace them, or another --output")
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     G = load_published(info.name, root).to(dev)
     size = info.size if isinstance(info.size, tuple) else (info.size, info.size)
     in_nc = {**DEFAULTS[info.arch], **info.options}["input_nc"]
-    src, out_dir = Path(inputs), Path(output)
-    files = _input_files(src)
     written: list[Path] = []
+    failures: list[tuple[Path, str]] = []
     gen = torch.Generator().manual_seed(seed)
-    for path in files:
-        with Image.open(path) as image:
-            image.load()
-            x = PairedImageDataset._image_tensor(image)              # (3, h0, w0) in [-1, 1]
-        x = resize(x, size)
+    for path, draws in zip(files, names):
+        try:
+            x = PairedImageDataset._image_tensor(open_image(path, at_least=size[::-1]))
+        except (PairedDataError, ValueError, OSError) as err:
+            reason = str(err).split("\n")[0]
+            reason = reason if str(path) in reason else f"{path}: {reason}"
+            failures.append((path, reason))
+            print(f"skipped {reason}", file=sys.stderr, flush=True)
+            continue
+        x = resize(x, size)                                          # (3, h, w) in [-1, 1]
         if in_nc == 1:                                               # ITU-R 601 luma
             x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
         x = x[None].to(dev)
-        rel = path.relative_to(src) if src.is_dir() else Path(path.name)
-        for k in range(num):
-            target = out_dir / rel.with_suffix("")
-            target = target.with_name(target.name + (f"_{k}" if num > 1 else "") + ".png")
-            if target.exists():
-                raise FileExistsError(f"{target} exists: choose an empty --output folder")
+        for k, rel in enumerate(draws):
             with torch.no_grad():
                 if info.arch == "pix2pix:G":
                     torch.manual_seed(seed + k)
@@ -618,8 +639,11 @@ def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathL
                 else:
                     z = torch.randn(1, G.nz, generator=gen).to(dev)
                     y = G(x, z)[0]
+            target = out_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             array = y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
             Image.fromarray(array).save(target)
             written.append(target)
+    if failures:
+        raise SampleFailures(written, failures, len(files), out_dir)
     return written

@@ -653,6 +653,18 @@ def test_cli_list_download_and_sample_official(tmp_path, monkeypatch, capsys) ->
         assert im.size == (256, 256)
     assert main(["sample", "--official", "bicyclegan/edges2shoes", "--input", "in",
                  "--output", "out", "--num", "2"]) == 1          # never overwrites
-    assert "exists" in capsys.readouterr().err
+    assert "already holds 2 of the 2 output(s)" in capsys.readouterr().err
+    assert main(["sample", "--official", "bicyclegan/edges2shoes", "--input", "in",
+                 "--output", "out", "--num", "2", "--overwrite"]) == 0
+    # the same safety rules as `sample RUN`: inputs are never written over or mixed with
+    assert main(["sample", "--official", "bicyclegan/edges2shoes", "--input", "in",
+                 "--output", "in/out"]) == 1
+    assert "is inside --input" in capsys.readouterr().err
+    (tmp_path / "in" / "edge.jpg").write_bytes(b"not an image")
+    assert main(["sample", "--official", "bicyclegan/edges2shoes", "--input", "in",
+                 "--output", "out2"]) == 1
+    err = capsys.readouterr()
+    assert "1 of 2 input image(s) could not be translated" in err.err
+    assert [p.name for p in (tmp_path / "out2").iterdir()] == ["edge_png.png"]
     assert main(["pretrained", "download", "pix2pixhd/label2city_1024p"]) == 1
     assert "Google Drive" in capsys.readouterr().err

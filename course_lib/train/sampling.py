@@ -92,9 +92,14 @@ class ShardedStepBatchSampler(StepBatchSampler):
         self.rank, self.world_size, self.groups = rank, world_size, groups
         self.local_batch = batch_size // world_size
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def positions(self) -> list[int]:
+        """Where each element of this rank's batch sits in the global batch of its step."""
         part = self.batch_size // self.groups           # one part of the global batch
         g = part // self.world_size                      # this rank's share of one part
         lo = self.rank * g
+        return [k * part + lo + j for k in range(self.groups) for j in range(g)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        where = self.positions()
         for batch in super().__iter__():
-            yield [i for k in range(self.groups) for i in batch[k * part + lo:k * part + lo + g]]
+            yield [batch[p] for p in where]

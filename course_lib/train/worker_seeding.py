@@ -37,14 +37,16 @@ def item_seed(seed: int, step: int, position: int) -> int:
 class SeededBatches(Sampler[list[tuple[int, int]]]):
     """Wrap a step batch sampler to yield ``(item seed, index)`` keys.
 
-    The sampler's ``start`` (first step) is read, and for a rank's slice of the global batch
-    (:class:`~course_lib.train.distributed.ShardedStepBatchSampler`) its ``rank *
-    local_batch`` offset, so the positions are those in the global batch."""
+    The sampler's ``start`` (first step) is read, and for a rank's share of the global batch
+    (:class:`~course_lib.train.sampling.ShardedStepBatchSampler`, which may take its share
+    from several parts of the batch) its ``positions()``, so each item's seed is the one it
+    has in a one-process run with the same global batch."""
 
     def __init__(self, batches: Sampler[list[int]], seed: int) -> None:
         self.batches, self.seed = batches, seed
         self.start = int(getattr(batches, "start", 0))
-        self.offset = int(getattr(batches, "rank", 0)) * int(getattr(batches, "local_batch", 0))
+        positions = getattr(batches, "positions", None)
+        self.positions: list[int] | None = positions() if callable(positions) else None
 
     def __len__(self) -> int:
         return len(self.batches)  # type: ignore[arg-type]
@@ -52,8 +54,8 @@ class SeededBatches(Sampler[list[tuple[int, int]]]):
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         for offset, batch in enumerate(self.batches):
             step = self.start + offset
-            yield [(item_seed(self.seed, step, self.offset + pos), int(i))
-                   for pos, i in enumerate(batch)]
+            where = self.positions or range(len(batch))
+            yield [(item_seed(self.seed, step, pos), int(i)) for pos, i in zip(where, batch)]
 
 
 class StepSeededDataset(Dataset):

@@ -81,9 +81,9 @@ def _crop_without_resize(a, b, load_size, crop_size, generator=None):  # type: i
 
 
 @pytest.mark.parametrize("wrong, reason", [
-    (_independent_crops, "different crops or flips"),
-    (_no_flip, "mirrored"),
-    (_crop_without_resize, "not a crop"),
+    (_independent_crops, "different crops"),
+    (_no_flip, "never mirrored"),
+    (_crop_without_resize, "resize first"),
 ])
 def test_paired_jitter_checker_catches_mistakes(wrong, reason: str,  # type: ignore[no-untyped-def]
                                                 monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,7 +152,7 @@ class Evaluation:
     """What :func:`evaluate_generator` measured on one set of validation pairs.
 
     Attributes:
-        fcn: FCN-score of the generated photos (pix2pix Sec. 4.2, Table 1).
+        fcn: FCN-score of the generated photos (pix2pix Sec. 4.1; Table 1).
         fcn_real: the same segmenter on the real photos: the upper bound ("ground truth").
         sharpness: high-frequency energy of outputs / targets over whole images (1 = as
             sharp as real; dominated by the edges between regions).
@@ -751,7 +751,7 @@ def results_table(results: Mapping[str, Pix2PixRun | Evaluation], upper_bound: b
                   digits: int = 3) -> str:
     """A plain-text table of the evaluations of several runs, one row per run.
 
-    Columns: the FCN-score (per-pixel acc, per-class acc, class IoU; Sec. 4.2, Table 1),
+    Columns: the FCN-score (per-pixel acc, per-class acc, class IoU; Sec. 4.1, Table 1),
     sharpness over the image and inside class regions, colour spread (1.0 = as real) and L1.
     With ``upper_bound`` a last row gives the real photos' FCN-score (and 1.0 for the
     ratios), as the paper's "Ground truth" row.

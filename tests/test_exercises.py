@@ -90,3 +90,25 @@ def test_paired_jitter_checker_catches_mistakes(wrong, reason: str,  # type: ign
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "1")
     with pytest.raises(ExerciseFailed, match=reason):
         check_paired_jitter(wrong)
+
+
+def test_a_fallback_is_reminded_in_every_later_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_lib.exercises import core
+
+    monkeypatch.delenv("COURSE_STRICT_EXERCISES", raising=False)
+    monkeypatch.setattr(core, "_IN_USE", {})
+
+    def stub(x: int) -> int:
+        raise NotImplementedError()
+    double = run_check("double", stub, _ref, _check_double, verbose=False)
+    ns = {"double": double, "_ref": _ref, "other": 1}
+    later = core.reference_reminders("y = double(4)", ns)
+    assert len(later) == 1 and "`double`" in later[0] and "not done" in later[0]
+    assert core.reference_reminders("print(other)", ns) == []
+    # after a kernel restart the set-up cell runs again: it lists what is still the reference
+    assert "`double`" in core.reference_reminders("P = course_lib.setup()", ns)[0]
+    # the exercise cell itself, which defines the name again, is left alone
+    assert core.reference_reminders("def double(x):\n    return x + x", ns) == []
+    # once the answer passes, the reminders stop
+    mine = run_check("double", lambda x: x + x, _ref, _check_double, verbose=False)
+    assert core.reference_reminders("y = double(4)", {"double": mine}) == []

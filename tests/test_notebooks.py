@@ -113,3 +113,12 @@ def test_bootstrap_cell_names_the_one_command(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
     with pytest.raises(ModuleNotFoundError, match="make lab"):
         exec(compile(source, "bootstrap", "exec"), {})
+
+
+@pytest.mark.parametrize("path", SOLUTIONS + STUDENT, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebooks_name_the_course_kernel(path: Path) -> None:
+    """The kernel `make lab` registers (Makefile KERNEL), so JupyterLab opens the right one."""
+    kernel = next(line.split(":=")[1].strip() for line in (ROOT / "Makefile").read_text()
+                  .splitlines() if line.startswith("KERNEL"))
+    spec = json.loads(path.read_text())["metadata"]["kernelspec"]
+    assert spec["name"] == kernel and spec["display_name"] == "Python (i2i course)", path.name

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from course_lib.progress import tqdm
 
 from course_lib.metrics._checks import (
     check_class_maps,

@@ -282,4 +282,8 @@ def instance_editor(model: Pix2PixHD, clusters: FeatureClusters, scene: Mapping[
     if interactive and not widgets_available():
         raise ModuleNotFoundError("interactive=True needs ipywidgets (pip install ipywidgets); "
                                   "use interactive=False for a static figure")
-    return editor.widget() if interactive else editor.figure()
+    if interactive:
+        from course_lib.widgets.snapshot import show_snapshot
+        show_snapshot(editor.figure())     # what a saved notebook shows instead of the widget
+        return editor.widget()
+    return editor.figure()

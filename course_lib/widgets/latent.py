@@ -250,4 +250,8 @@ def latent_explorer(generator: nn.Module, inputs: torch.Tensor, interactive: boo
     if interactive and not widgets_available():
         raise ModuleNotFoundError("interactive=True needs ipywidgets (pip install ipywidgets); "
                                   "use interactive=False for a static figure")
-    return explorer.widget() if interactive else explorer.figure()
+    if interactive:
+        from course_lib.widgets.snapshot import show_snapshot
+        show_snapshot(explorer.figure())   # what a saved notebook shows instead of the widget
+        return explorer.widget()
+    return explorer.figure()

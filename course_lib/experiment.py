@@ -719,14 +719,14 @@ def plot_history(history: History, keys: Sequence[str] | None = None, smooth: in
         steps, values = history.series(key)
         axes[0].plot(steps, _smooth(values, smooth), label=key)
     axes[0].set(xlabel="step", ylabel="loss")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
     if probs and len(axes) > 1:
         for key in probs:
             steps, values = history.series(key)
             axes[1].plot(steps, _smooth(values, smooth), label=f"{key} = mean sigmoid(D)")
         axes[1].axhline(0.5, color="grey", lw=0.8, ls="--")
         axes[1].set(xlabel="step", ylabel="D's probability 'real'", ylim=(0, 1))
-        axes[1].legend(fontsize=8)
+        axes[1].legend(fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -163,7 +163,7 @@ class InstanceEditor:
         for ax, (title, img) in zip(axes.flat, panels):
             ax.imshow(to_display(self.outline(img)))
             rgb = ((self.object_colour(img) + 1) * 127.5).round().int().tolist()
-            ax.set_title(f"{title}\nobject RGB {tuple(rgb)}", fontsize=8)
+            ax.set_title(f"{title}\nobject RGB {tuple(rgb)}", fontsize=10)
         fig.suptitle(f"editing {self.name(self.selected)} (outlined)", fontsize=10)
         fig.tight_layout()
         return fig

@@ -152,10 +152,10 @@ class LatentExplorer:
             for c in range(ncols):
                 axes[r, c].axis("off")
             axes[r, 0].imshow(to_display(self.inputs[self.index]))
-            axes[r, 0].set_title("input", fontsize=8)
+            axes[r, 0].set_title("input", fontsize=10)
             for c in range(images.shape[0]):
                 axes[r, c + 1].imshow(to_display(images[c]))
-            axes[r, 1].set_title(label, fontsize=8, loc="left")
+            axes[r, 1].set_title(label, fontsize=10, loc="left")
         fig.tight_layout()
         return fig
 

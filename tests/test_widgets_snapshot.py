@@ -3,6 +3,7 @@ a notebook."""
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -25,3 +26,33 @@ def test_progress_outside_a_notebook_is_plain_tqdm():
     bar = tqdm(total=2, disable=True)
     bar.update(2)
     bar.close()
+
+
+class _Tool:
+    def figure(self):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1])
+        return fig
+
+    def widget(self):
+        return "the widget"
+
+
+def test_present_outside_and_inside_ipython(monkeypatch):
+    from course_lib.widgets import snapshot
+
+    tool = _Tool()
+    assert snapshot.present(tool, interactive=True) == "the widget"
+    assert isinstance(snapshot.present(tool, interactive=False), matplotlib.figure.Figure)
+    plt.close("all")
+    shown = []
+    monkeypatch.setattr(snapshot, "_in_ipython", lambda: True)
+    import IPython.display
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    out = snapshot.present(tool, interactive=False)
+    assert len(shown) == 1 and out.figure is shown[0]
+    assert not plt.get_fignums()                     # closed: the inline backend skips it
+    assert out._ipython_display_() is None           # the cell's value draws nothing more
+    shown.clear()
+    out = snapshot.present(tool, interactive=True)
+    assert shown == ["the widget"] and out.widget == "the widget"

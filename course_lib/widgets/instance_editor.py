@@ -269,7 +269,10 @@ def instance_editor(model: Pix2PixHD, clusters: FeatureClusters, scene: Mapping[
         instance_id: the object to start with (default: the largest car or person).
 
     Returns:
-        the widget (leave it as a cell's last value) or the matplotlib figure.
+        in a notebook, the tool shows itself once (a PNG snapshot saved with the notebook,
+        then the live widget; or the static figure) and returns a ``Shown`` holding
+        ``.widget`` / ``.figure``, which draws nothing more, so a trailing ``;`` changes
+        nothing; elsewhere, the widget or the matplotlib figure.
     """
     editor = InstanceEditor(model, clusters, scene, class_names)
     if instance_id is not None:
@@ -282,8 +285,5 @@ def instance_editor(model: Pix2PixHD, clusters: FeatureClusters, scene: Mapping[
     if interactive and not widgets_available():
         raise ModuleNotFoundError("interactive=True needs ipywidgets (pip install ipywidgets); "
                                   "use interactive=False for a static figure")
-    if interactive:
-        from course_lib.widgets.snapshot import show_snapshot
-        show_snapshot(editor.figure())     # what a saved notebook shows instead of the widget
-        return editor.widget()
-    return editor.figure()
+    from course_lib.widgets.snapshot import present
+    return present(editor, interactive)     # in a notebook: shown once, with a saved snapshot

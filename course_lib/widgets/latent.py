@@ -242,7 +242,10 @@ def latent_explorer(generator: nn.Module, inputs: torch.Tensor, interactive: boo
         num_samples, steps, seed, slider_range: see :class:`LatentExplorer`.
 
     Returns:
-        the widget (display it, or leave it as a cell's last value) or the matplotlib figure.
+        in a notebook, the tool shows itself once (a PNG snapshot saved with the notebook,
+        then the live widget; or the static figure) and returns a ``Shown`` holding
+        ``.widget`` / ``.figure``, which draws nothing more, so a trailing ``;`` changes
+        nothing; elsewhere, the widget or the matplotlib figure.
     """
     explorer = LatentExplorer(generator, inputs, num_samples, steps, seed, slider_range)
     if interactive is None:
@@ -250,8 +253,5 @@ def latent_explorer(generator: nn.Module, inputs: torch.Tensor, interactive: boo
     if interactive and not widgets_available():
         raise ModuleNotFoundError("interactive=True needs ipywidgets (pip install ipywidgets); "
                                   "use interactive=False for a static figure")
-    if interactive:
-        from course_lib.widgets.snapshot import show_snapshot
-        show_snapshot(explorer.figure())   # what a saved notebook shows instead of the widget
-        return explorer.widget()
-    return explorer.figure()
+    from course_lib.widgets.snapshot import present
+    return present(explorer, interactive)     # in a notebook: shown once, with a saved snapshot

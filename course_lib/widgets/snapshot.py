@@ -10,7 +10,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-__all__ = ["show_snapshot"]
+__all__ = ["Shown", "present", "show_snapshot"]
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
 
 
 def show_snapshot(fig: Any, note: str = "snapshot (saved with the notebook); the live version "
@@ -34,3 +42,44 @@ def show_snapshot(fig: Any, note: str = "snapshot (saved with the notebook); the
         print(note)
         display(Image(png))
     return png
+
+
+class Shown:
+    """What a tool returns in IPython once it has displayed itself: nothing more is drawn.
+
+    ``.tool`` is the explorer or editor (``render``, ``figure`` ...), ``.widget`` the live
+    widget (interactive mode) and ``.figure`` the static figure (static mode).
+    """
+
+    def __init__(self, tool: Any, widget: Any = None, figure: Any = None) -> None:
+        self.tool, self.widget, self.figure = tool, widget, figure
+
+    def _ipython_display_(self) -> None:
+        """Already on screen: a cell ending with the call, with or without ``;``, shows it once."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self.tool).__name__} (shown above)>"
+
+
+def present(tool: Any, interactive: bool) -> Any:
+    """Show ``tool`` exactly once and return it.
+
+    Outside IPython (scripts, tests): return ``tool.widget()`` or ``tool.figure()``. In IPython:
+    display a PNG snapshot and the live widget (interactive) or the static figure, closed so that
+    the inline backend does not draw it again, and return a :class:`Shown`, which displays
+    nothing, so the cell looks the same with or without a trailing ``;``.
+    """
+    if not _in_ipython():
+        return tool.widget() if interactive else tool.figure()
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    if interactive:
+        show_snapshot(tool.figure())
+        widget = tool.widget()
+        display(widget)
+        return Shown(tool, widget=widget)
+    fig = tool.figure()
+    display(fig)
+    plt.close(fig)
+    return Shown(tool, figure=fig)

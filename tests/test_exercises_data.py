@@ -53,7 +53,20 @@ def _variant(resizer=resize, hi_extra=1, same_corner=False, p_flip=0.5, flip_dim
     return step
 
 
+def _torchvision(a, b, load_size, crop_size, generator=None):
+    import torchvision.transforms.functional as TF
+
+    a, b = TF.resize(a, [load_size, load_size]), TF.resize(b, [load_size, load_size])
+    i = int(torch.randint(0, load_size - crop_size + 1, (1,), generator=generator))
+    j = int(torch.randint(0, load_size - crop_size + 1, (1,), generator=generator))
+    a, b = TF.crop(a, i, j, crop_size, crop_size), TF.crop(b, i, j, crop_size, crop_size)
+    if torch.rand(1, generator=generator) < 0.5:
+        a, b = TF.hflip(a), TF.hflip(b)
+    return a, b
+
+
 CORRECT = {
+    "torchvision resize / crop / hflip": _torchvision,
     "reference (course_lib)": paired_jitter,
     "notebook style, course resize": _variant(),
     "flip drawn first": _variant(flip_first=True),

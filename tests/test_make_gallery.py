@@ -43,3 +43,23 @@ def test_nothing_found_and_runs_without_samples(tmp_path, capsys):
     _run(tmp_path / "02_unet" / "cpu" / "U-Net", [])
     with pytest.raises(ValueError, match="holds no samples"):
         make_gallery.main(["--runs", str(tmp_path), "--out", str(tmp_path / "o")])
+
+
+def test_bicyclegan_codes_from_a_saved_generator(tmp_path, capsys):
+    import json
+
+    from course_lib.models import LatentUNetGenerator
+
+    spec = {"in_channels": 3, "out_channels": 3, "nz": 8, "num_downs": 5, "ngf": 4,
+            "norm": "instance", "use_dropout": False, "where_add": "all"}
+    run = tmp_path / "06_bicyclegan" / "ci" / "instance" / "BicycleGAN_z_to_all"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps(
+        {"steps": 3, "models": {"G": {"class": "LatentUNetGenerator", **spec}}}))
+    torch.manual_seed(0)
+    save_checkpoint(run / "last.pt", {"models": {"G": LatentUNetGenerator(**spec).state_dict()}})
+    out = tmp_path / "images"
+    assert make_gallery.main(["--runs", str(tmp_path), "--profile", "ci", "--out", str(out)]) == 0
+    png = out / "gallery_06_bicyclegan.png"
+    assert png.is_file() and png.stat().st_size < make_gallery.MAX_BYTES
+    assert "['BicycleGAN', 'the K\\ncorrect fills']" in capsys.readouterr().out

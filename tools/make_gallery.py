@@ -4,9 +4,12 @@
 Notebooks 01-04 save each variant they train under ``runs/<notebook>/<profile>/<variant>/``
 (next to the notebook, at every profile but ``ci``), with the outputs on the first validation
 facades in ``extras.pt``. For each notebook this tool draws one small figure: the input label
-maps, each variant's final outputs, and the real photos, one column per facade, and writes it to
-``docs/images/gallery_<notebook>.png`` (PNG, kept under 200 KB). ``--markdown`` prints the
-README snippet that shows them.
+maps, each variant's final outputs, and the real photos, one column per facade. For notebook 06
+(``runs/06_bicyclegan/<profile>/<norm>/<variant>/``) it rebuilds each variant's generator from
+``run.json`` and ``last.pt`` and draws one outline under the same six random codes z, then the
+K correct fills. Each figure goes to ``docs/images/gallery_<notebook>.png`` (PNG, kept under
+200 KB). ``--markdown`` prints the README snippet that shows them. (Notebook 05, pix2pixHD, is
+not drawn yet.)
 
 Run the notebooks at the ``cpu`` profile first (``COURSE_PROFILE=cpu``), then::
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -75,15 +79,44 @@ def last_samples(run: Path) -> tuple[int, "torch.Tensor"]:  # noqa: F821 - impor
     return int(step), outputs.float()
 
 
-def draw(section: Section, runs: dict[str, Path], out: Path, size: float = 1.0) -> dict:
-    """Write the section's figure to ``out``; return what it shows."""
+def _render(grid: list, title: str, out: Path, size: float = 1.0) -> None:
+    """Rows of images (``[(label, images)]``) as one PNG under :data:`MAX_BYTES` at ``out``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from course_lib.viz import to_display
+
+    n = max(len(images) for _, images in grid)
+    for dpi in (80, 64, 50, 40):
+        fig, axes = plt.subplots(len(grid), n, figsize=(size * n + 1.1, size * len(grid) + 0.4),
+                                 squeeze=False)
+        for r, (label, images) in enumerate(grid):
+            for c in range(n):
+                ax = axes[r, c]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if c < len(images):
+                    ax.imshow(to_display(images[c]), interpolation="nearest")
+                else:
+                    ax.axis("off")
+            axes[r, 0].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
+        fig.suptitle(title, fontsize=11)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        plt.close(fig)
+        if buf.tell() <= MAX_BYTES:
+            break
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(buf.getvalue())
+
+
+def draw(section: Section, runs: dict[str, Path], out: Path, size: float = 1.0) -> dict:
+    """Write the section's figure to ``out``; return what it shows."""
     import torch
 
     from course_lib.data import SyntheticFacades
-    from course_lib.viz import to_display
 
     labels = dict(section.rows)
     names = [n for n, _ in section.rows if n in runs] + sorted(set(runs) - set(labels))
@@ -96,27 +129,69 @@ def draw(section: Section, runs: dict[str, Path], out: Path, size: float = 1.0) 
     grid += [(labels.get(name, name), outputs) for name, (_, outputs) in rows.items()]
     grid += [("real\nphoto", torch.stack([p["B"] for p in pairs]))]
 
-    for dpi in (80, 64, 50, 40):
-        fig, axes = plt.subplots(len(grid), n, figsize=(size * n + 1.1, size * len(grid) + 0.4),
-                                 squeeze=False)
-        for r, (label, images) in enumerate(grid):
-            for c in range(n):
-                ax = axes[r, c]
-                ax.imshow(to_display(images[c]), interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
-            axes[r, 0].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
-        fig.suptitle(section.title, fontsize=11)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-        plt.close(fig)
-        if buf.tell() <= MAX_BYTES:
-            break
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(buf.getvalue())
+    _render(grid, section.title, out, size)
     return {"notebook": section.notebook, "file": str(out), "rows": [g[0] for g in grid],
             "steps": steps, "bytes": out.stat().st_size, "size": [h, w]}
+
+
+BICYCLE = Section("06_bicyclegan", "06 · one outline, six random codes z",
+                  (("pix2pix_noise", "pix2pix\n+ noise"), ("cVAE-GAN", "cVAE-GAN"),
+                   ("cLR-GAN", "cLR-GAN"), ("BicycleGAN_z_to_all", "BicycleGAN"),
+                   ("BicycleGAN_z_to_input", "BicycleGAN\n(z to input)")))
+
+
+def find_bicycle_runs(roots: list[Path], profile: str) -> dict[str, Path]:
+    """Notebook 06's runs (``<profile>/<norm>/<variant>/last.pt``): the norm with most runs."""
+    for root in roots:
+        groups: dict[str, dict[str, Path]] = {}
+        for ck in sorted((root / BICYCLE.notebook / profile).glob("*/*/last.pt")):
+            groups.setdefault(ck.parent.parent.name, {})[ck.parent.name] = ck.parent
+        if groups:
+            return max(groups.values(), key=len)
+    return {}
+
+
+def load_generator(run: Path) -> "torch.nn.Module":  # noqa: F821 - imported lazily
+    """The generator of a run folder, rebuilt from ``run.json`` and ``last.pt``."""
+    import course_lib.models as models
+    from course_lib.train.checkpoint import load_checkpoint
+
+    spec = dict(json.loads((run / "run.json").read_text())["models"]["G"])
+    cls = getattr(models, spec.pop("class"))
+    G = cls(**spec)
+    G.load_state_dict(load_checkpoint(run / "last.pt")["models"]["G"])
+    return G
+
+
+def draw_bicycle(runs: dict[str, Path], profile: str, out: Path, num_z: int = 6,
+                 index: int = 0) -> dict:
+    """One validation outline: each variant's outputs for the same ``num_z`` codes, then the
+    K correct fills."""
+    import torch
+
+    from course_lib.data import SyntheticShapes
+    from course_lib.profiles import get_profile
+    from course_lib.widgets.latent import generate_for_codes
+
+    val = SyntheticShapes(image_size=get_profile(profile).image_size, split="val")
+    a = val[index]["A"]
+    labels = dict(BICYCLE.rows)
+    names = [n for n, _ in BICYCLE.rows if n in runs] + sorted(set(runs) - set(labels))
+    grid = []
+    for name in names:
+        G = load_generator(runs[name])
+        codes = torch.randn(num_z, G.nz, generator=torch.Generator().manual_seed(0))
+        grid.append((labels.get(name, name), [a, *generate_for_codes(G, a, codes)]))
+    grid.append(("the K\ncorrect fills", [a, *val.all_modes(index)]))
+    _render(grid, BICYCLE.title, out)
+    return {"notebook": BICYCLE.notebook, "file": str(out), "rows": [g[0] for g in grid],
+            "steps": {n: int(json_steps(runs[n])) for n in names}, "bytes": out.stat().st_size,
+            "size": list(a.shape[-2:])}
+
+
+def json_steps(run: Path) -> int:
+    """The number of steps a run was trained for (from its ``run.json``)."""
+    return int(json.loads((run / "run.json").read_text()).get("steps", 0))
 
 
 def markdown(made: list[dict], base: Path, profile: str = "cpu") -> str:
@@ -126,7 +201,7 @@ def markdown(made: list[dict], base: Path, profile: str = "cpu") -> str:
              "`python tools/make_gallery.py` from the runs the notebooks saved:", ""]
     for m in made:
         rel = Path(os.path.relpath(Path(m["file"]).resolve(), base.resolve())).as_posix()
-        section = next(s for s in SECTIONS if s.notebook == m["notebook"])
+        section = next(s for s in (*SECTIONS, BICYCLE) if s.notebook == m["notebook"])
         lines.append(f"**{section.title}** ({m['size'][0]} px, {max(m['steps'].values())} "
                      "steps per run)  ")
         lines.append(f"![{section.title}]({rel})")
@@ -156,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         made.append(info)
         print(f"wrote {info['file']} ({info['bytes'] / 1000:.0f} KB; rows {info['rows']}, "
               f"steps {info['steps']})")
+    bicycle = find_bicycle_runs(roots, args.profile)
+    if bicycle:
+        info = draw_bicycle(bicycle, args.profile, args.out / f"gallery_{BICYCLE.notebook}.png")
+        made.append(info)
+        print(f"wrote {info['file']} ({info['bytes'] / 1000:.0f} KB; rows {info['rows']})")
+    else:
+        missing.append(BICYCLE.notebook)
     for name in missing:
         print(f"skipped {name}: no runs under "
               + " or ".join(str(r / name / args.profile) for r in roots)

@@ -112,3 +112,12 @@ def test_a_fallback_is_reminded_in_every_later_cell(monkeypatch: pytest.MonkeyPa
     # once the answer passes, the reminders stop
     mine = run_check("double", lambda x: x + x, _ref, _check_double, verbose=False)
     assert core.reference_reminders("y = double(4)", {"double": mine}) == []
+
+
+def test_a_name_error_points_to_the_cells_above(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("COURSE_STRICT_EXERCISES", raising=False)
+
+    def uses_torch(x: int) -> int:
+        return undefined_name * x  # type: ignore[name-defined]  # noqa: F821
+    assert run_check("double", uses_torch, _ref, _check_double) is _ref
+    assert "after a kernel restart, run the cells above" in capsys.readouterr().out

@@ -127,7 +127,11 @@ def run_check(name: str, learner: T, reference: T, check: Callable[[T], str | No
     except ExerciseFailed as err:
         result = ExerciseResult(name, "failed", str(err))
     except Exception as err:  # the learner's code crashed: report it, keep the course going
-        result = ExerciseResult(name, "failed", f"your code raised {type(err).__name__}: {err}")
+        reason = f"your code raised {type(err).__name__}: {err}"
+        if isinstance(err, NameError):
+            reason += (" (after a kernel restart, run the cells above this one first, from the "
+                       "set-up cell on: they define the names your code uses)")
+        result = ExerciseResult(name, "failed", reason)
     else:
         _IN_USE.pop(name, None)
         if verbose:

@@ -139,11 +139,10 @@ def _diagnose_g(loss_g: float, want: float, lam: float, D1: torch.nn.Module, a: 
         gan, sat = _bce(pred, True), -_bce(pred, False)
         l1, l2 = float((fake - b).abs().mean()), float(((fake - b) ** 2).mean())
         l1_sum = float((fake - b).abs().sum())
-    named = []
-    if lam != 100.0:
-        named.append((gan + 100.0 * l1,
-                      f"loss_G uses lambda = 100 although the step was called with "
-                      f"lambda_l1={lam:g}: use the lambda_l1 argument, do not hard-code 100"))
+    named = [
+        (gan + other * l1, f"loss_G uses lambda = {other:g} although the step was called with "
+                           f"lambda_l1={lam:g}: use the lambda_l1 argument, do not hard-code it")
+        for other in (10.0, 100.0, 1000.0) if other != lam]
     named += [
         (gan, "loss_G is only the GAN term: add lambda_l1 * L1(G(input), target) (Eq. 4), and "
               "report G's total loss"),

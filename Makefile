@@ -32,9 +32,10 @@ test: setup
 test-slow: setup
 	COURSE_PROFILE=cpu MPLBACKEND=Agg $(BIN)/python -m pytest -m slow -p no:nbval tests
 
-# Regenerate notebooks/ (student versions) from solutions/, stripping outputs.
+# Regenerate notebooks/ (student versions) from solutions/, stripping outputs. Student
+# notebooks holding a learner's work are kept unless FORCE=1.
 notebooks: setup
-	$(BIN)/python tools/make_student.py
+	$(BIN)/python tools/make_student.py $(if $(FORCE),--force,)
 
 bench: setup
 	$(BIN)/python benchmarks/data_speed.py

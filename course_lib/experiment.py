@@ -153,7 +153,7 @@ class Evaluation:
     """What :func:`evaluate_generator` measured on one set of validation pairs.
 
     Attributes:
-        fcn: FCN-score of the generated photos (pix2pix Sec. 4.2, Table 1).
+        fcn: FCN-score of the generated photos (pix2pix Sec. 4.1; Table 1).
         fcn_real: the same segmenter on the real photos: the upper bound ("ground truth").
         sharpness: high-frequency energy of outputs / targets over whole images (1 = as
             sharp as real; dominated by the edges between regions).
@@ -735,7 +735,7 @@ def plot_history(history: History, keys: Sequence[str] | None = None, smooth: in
         steps, values = history.series(key)
         axes[0].plot(steps, _smooth(values, smooth), label=key)
     axes[0].set(xlabel="step", ylabel="loss")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=9)
     if probs and len(axes) > 1:
         what = "mean sigmoid(D)" if d_output == "probability" else "mean D output"
         for key in probs:
@@ -746,7 +746,7 @@ def plot_history(history: History, keys: Sequence[str] | None = None, smooth: in
             axes[1].set(xlabel="step", ylabel="D's probability 'real'", ylim=(0, 1))
         else:
             axes[1].set(xlabel="step", ylabel="D's mean output (targets 1 real, 0 fake)")
-        axes[1].legend(fontsize=8)
+        axes[1].legend(fontsize=9)
     if title and own_figure:
         fig.suptitle(title, fontsize=10)
     elif title:
@@ -775,7 +775,7 @@ def results_table(results: Mapping[str, Pix2PixRun | Evaluation], upper_bound: b
                   digits: int = 3) -> str:
     """A plain-text table of the evaluations of several runs, one row per run.
 
-    Columns: the FCN-score (per-pixel acc, per-class acc, class IoU; Sec. 4.2, Table 1),
+    Columns: the FCN-score (per-pixel acc, per-class acc, class IoU; Sec. 4.1, Table 1),
     sharpness over the image and inside class regions, colour spread (1.0 = as real) and L1.
     With ``upper_bound`` a last row gives the real photos' FCN-score (and 1.0 for the
     ratios), as the paper's "Ground truth" row.

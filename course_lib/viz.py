@@ -52,7 +52,7 @@ def show_images(images: Sequence[torch.Tensor], titles: Sequence[str] | None = N
         else:
             ax.imshow(to_display(img), interpolation="nearest")
         if titles is not None and k < len(titles):
-            ax.set_title(titles[k], fontsize=9)
+            ax.set_title(titles[k], fontsize=10)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

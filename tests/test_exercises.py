@@ -81,12 +81,43 @@ def _crop_without_resize(a, b, load_size, crop_size, generator=None):  # type: i
 
 
 @pytest.mark.parametrize("wrong, reason", [
-    (_independent_crops, "different crops or flips"),
-    (_no_flip, "mirrored"),
-    (_crop_without_resize, "not a crop"),
+    (_independent_crops, "different crops"),
+    (_no_flip, "never mirrored"),
+    (_crop_without_resize, "resize first"),
 ])
 def test_paired_jitter_checker_catches_mistakes(wrong, reason: str,  # type: ignore[no-untyped-def]
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_STRICT_EXERCISES", "1")
     with pytest.raises(ExerciseFailed, match=reason):
         check_paired_jitter(wrong)
+
+
+def test_a_fallback_is_reminded_in_every_later_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_lib.exercises import core
+
+    monkeypatch.delenv("COURSE_STRICT_EXERCISES", raising=False)
+    monkeypatch.setattr(core, "_IN_USE", {})
+
+    def stub(x: int) -> int:
+        raise NotImplementedError()
+    double = run_check("double", stub, _ref, _check_double, verbose=False)
+    ns = {"double": double, "_ref": _ref, "other": 1}
+    later = core.reference_reminders("y = double(4)", ns)
+    assert len(later) == 1 and "`double`" in later[0] and "not done" in later[0]
+    assert core.reference_reminders("print(other)", ns) == []
+    # after a kernel restart the set-up cell runs again: it lists what is still the reference
+    assert "`double`" in core.reference_reminders("P = course_lib.setup()", ns)[0]
+    # the exercise cell itself, which defines the name again, is left alone
+    assert core.reference_reminders("def double(x):\n    return x + x", ns) == []
+    # once the answer passes, the reminders stop
+    mine = run_check("double", lambda x: x + x, _ref, _check_double, verbose=False)
+    assert core.reference_reminders("y = double(4)", {"double": mine}) == []
+
+
+def test_a_name_error_points_to_the_cells_above(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("COURSE_STRICT_EXERCISES", raising=False)
+
+    def uses_torch(x: int) -> int:
+        return undefined_name * x  # type: ignore[name-defined]  # noqa: F821
+    assert run_check("double", uses_torch, _ref, _check_double) is _ref
+    assert "after a kernel restart, run the cells above" in capsys.readouterr().out

@@ -39,12 +39,40 @@ def _detached(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
     return torch.tensor(_stable(prediction, target_is_real).item())
 
 
+def _logaddexp(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    z = -prediction if target_is_real else prediction
+    return torch.logaddexp(torch.zeros_like(z), z).mean()
+
+
+def _logsigmoid(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    return -F.logsigmoid(prediction if target_is_real else -prediction).mean()
+
+
+def _by_hand(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    z = -prediction if target_is_real else prediction
+    return (z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))).mean()
+
+
+def _with_logits(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
+    return F.binary_cross_entropy_with_logits(prediction, target)
+
+
+def _module(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    return torch.nn.BCEWithLogitsLoss()(prediction, torch.full_like(prediction,
+                                                                    float(target_is_real)))
+
+
+def _negated(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    return -_stable(prediction, target_is_real)
+
+
 def _in_place(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
     p = prediction.sigmoid_()                    # overwrites D's logits with probabilities
     return -(torch.log(p) if target_is_real else torch.log(1 - p)).mean()
 
 
-@pytest.mark.parametrize("fn", [_stable, reference_gan_loss])
+@pytest.mark.parametrize("fn", [_stable, _logaddexp, _logsigmoid, _by_hand])
 def test_checker_accepts_correct_answers(  # type: ignore[no-untyped-def]
         fn, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,7 +86,11 @@ def test_checker_accepts_correct_answers(  # type: ignore[no-untyped-def]
     (_clamped, "clamping the probability is not enough"),
     (_summed, "average over all elements"),
     (_per_element, "scalar"),
-    (_swapped, "expected"),
+    (_swapped, "targets are swapped"),
+    (_negated, "sign is wrong"),
+    (_with_logits, "binary_cross_entropy_with_logits"),
+    (_module, "binary_cross_entropy_with_logits"),
+    (reference_gan_loss, "binary_cross_entropy_with_logits"),
     (_detached, "differentiable"),
     (_in_place, "in place"),
 ])

@@ -1,6 +1,8 @@
 """The receptive-field recurrence on numbers, and the notebook-03 exercise checker."""
 from __future__ import annotations
 
+import math
+
 import pytest
 from torch import nn
 
@@ -66,3 +68,76 @@ def test_checker_passes_fails_and_falls_back(monkeypatch, capsys):
         check_receptive_field(todo)
     with pytest.raises(ExerciseFailed, match="should be 16"):
         check_receptive_field(_jump_first)
+
+
+def _backward(layers):  # a correct answer in the other direction
+    size = 1
+    for kernel, stride in reversed(layers):
+        size = (size - 1) * stride + kernel
+    return size, math.prod(s for _, s in layers)
+
+
+def _closed_form(layers):
+    jumps = [math.prod(s for _, s in layers[:i]) for i in range(len(layers))]
+    return 1 + sum((k - 1) * j for (k, _), j in zip(layers, jumps)), math.prod(
+        s for _, s in layers)
+
+
+@pytest.mark.parametrize("fn", [_right, _backward, _closed_form])
+def test_checker_accepts_each_correct_style(fn, monkeypatch, capsys):
+    monkeypatch.setenv(STRICT_ENV, "1")
+    assert check_receptive_field(fn) is fn
+
+
+def _no_jump(layers):
+    return 1 + sum(k - 1 for k, _ in layers), math.prod(s for _, s in layers)
+
+
+def _from_zero(layers):
+    size, jump = _right(layers)
+    return size - 1, jump
+
+
+def _kernel_not_minus_one(layers):
+    size, jump = 0, 1
+    for kernel, stride in layers:
+        size += kernel * jump
+        jump *= stride
+    return size, jump
+
+
+def _reversed(layers):
+    return _right(list(reversed(layers)))
+
+
+def _backward_wrong(layers):
+    size = 1
+    for kernel, stride in reversed(layers):
+        size = size * stride + kernel
+    return size, math.prod(s for _, s in layers)
+
+
+def _sum_strides(layers):
+    return _right(layers)[0], (sum(s for _, s in layers) if layers else 1)
+
+
+def _swapped(layers):
+    size, jump = _right(layers)
+    return jump, size
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_jump_first, "BEFORE adding"),
+    (_no_jump, "without multiplying it by the jump"),
+    (_from_zero, "off by one"),
+    (_kernel_not_minus_one, "not kernel * jump"),
+    (_reversed, "from the last layer to the first"),
+    (_backward_wrong, "(size - 1) * stride + kernel, not"),
+    (_sum_strides, "PRODUCT"),
+    (_swapped, "(stride, size)"),
+])
+def test_checker_names_each_typical_mistake(wrong, hint, monkeypatch, capsys):
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    check_receptive_field(wrong)
+    out = capsys.readouterr().out
+    assert "[FAIL]" in out and hint in out, out

@@ -182,6 +182,29 @@ def test_cache_trains_once_then_reloads(tmp_path, monkeypatch) -> None:
     assert calls == [1]
 
 
+def test_float_and_8bit_feeds_share_one_cached_segmenter(tmp_path, monkeypatch) -> None:
+    """Notebooks 00/01 feed float photos, 02-04 InMemoryPairs' 8-bit copies: one network."""
+    from course_lib.data import InMemoryPairs, SyntheticFacades
+    from course_lib.experiment import segmenter_for
+    from course_lib.profiles import get_profile
+    import course_lib.metrics.segmentation as seg
+
+    monkeypatch.setenv(seg.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr("course_lib.experiment.SEGMENTER_STEPS", {"ci": 1})
+    P = get_profile("ci")
+    facades = SyntheticFacades(image_size=P.image_size, split="train")
+    calls = []
+    real_train = seg.train_segmenter
+    monkeypatch.setattr(seg, "train_segmenter",
+                        lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    segmenter_for(P, facades, progress=False)                           # float feed (00, 01)
+    assert len(calls) == 1 and len(list(tmp_path.glob("segmenters/*.pt"))) == 1
+    segmenter_for(P, InMemoryPairs(facades, P.train_size, progress=False), progress=False)
+    assert len(calls) == 1                                              # 8-bit feed: cache hit
+    x = torch.stack([facades[i]["B"] for i in range(2)])
+    assert torch.equal(seg.as_8bit(x), InMemoryPairs(facades, 2, progress=False).stacked("B"))
+
+
 def test_cache_retrains_over_a_corrupt_file(tmp_path) -> None:
     x, y = toy_task(4, size=16)
     (tmp_path / "toy_16x16_k3_seed0.pt").write_bytes(b"garbage")

@@ -18,13 +18,18 @@ The markers are the ones nbgrader uses, so a teacher can also run the solutions 
 nbgrader. ``--check`` writes nothing and exits 1 when any notebook is out of date (the test
 suite uses it).
 
-Usage: python tools/make_student.py [--check] [--root DIR]
+A learner works in notebooks/. A student notebook that holds the learner's work (outputs, or
+fewer unanswered stubs than the committed version) is never overwritten unless ``--force``
+(``make notebooks FORCE=1``) is given: the tool names it and leaves it alone.
+
+Usage: python tools/make_student.py [--check] [--force] [--root DIR]
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -181,10 +186,49 @@ def stale(root: Path) -> list[Path]:
     return out + extra
 
 
+def committed_text(root: Path, path: Path) -> str | None:
+    """The text of ``path`` at git's HEAD, or None (no git, not a checkout, not committed)."""
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+        result = subprocess.run(["git", "-C", str(root), "show", f"HEAD:{rel}"],
+                                capture_output=True, text=True, timeout=60)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def _stubs(text: str) -> int:
+    return text.count(STUB[1])
+
+
+def learner_edited(root: Path, path: Path, wanted: str) -> bool:
+    """Does the student notebook ``path`` hold a learner's work?
+
+    True when it differs from what this tool writes and either has outputs or execution counts
+    (it was run and saved) or has fewer unanswered stubs (``raise NotImplementedError()``)
+    than the committed version (or, without git, than the generated one).
+    """
+    if not path.exists():
+        return False
+    text = path.read_text()
+    if text == wanted:
+        return False
+    try:
+        cells = json.loads(text).get("cells", [])
+    except json.JSONDecodeError:
+        return True                                      # half-saved: never overwrite
+    ran = any(c.get("outputs") or c.get("execution_count") is not None
+              for c in cells if c.get("cell_type") == "code")
+    reference = committed_text(root, path)
+    return ran or _stubs(text) < _stubs(reference if reference is not None else wanted)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if any notebook is out of date")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite student notebooks even when they hold a learner's work")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
     args = parser.parse_args(argv)
     root = args.root.resolve()
@@ -196,10 +240,21 @@ def main(argv: list[str] | None = None) -> int:
             print("run `make notebooks` to regenerate notebooks/ from solutions/")
         return 1 if bad else 0
     (root / "notebooks").mkdir(exist_ok=True)
+    kept = []
     for path, text in build(root).items():
         if not path.exists() or path.read_text() != text:
+            if (path.parent.name == "notebooks" and not args.force
+                    and learner_edited(root, path, text)):
+                kept.append(path)
+                continue
             path.write_text(text)
             print(f"wrote {path.relative_to(root)}")
+    if kept:
+        print("kept (they hold your work: outputs or answered exercises): "
+              + ", ".join(str(p.relative_to(root)) for p in kept)
+              + "\nto overwrite them with fresh copies, run `make notebooks FORCE=1` "
+              "(python tools/make_student.py --force); save your answers elsewhere first",
+              file=sys.stderr)
     for p in sorted((root / "notebooks").glob("*.ipynb")):
         if not (root / "solutions" / p.name).exists():
             print(f"warning: {p.relative_to(root)} has no source in solutions/", file=sys.stderr)

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
+from course_lib.progress import tqdm
 
 __all__ = ["InMemoryPairs"]
 

@@ -371,7 +371,7 @@ def _fetch(url: str, part: Path, info: DatasetInfo, progress: bool, timeout: flo
 def _copy(response: BinaryIO, out: BinaryIO, start: int, total: int | None, label: str,
           progress: bool, url: str, part: Path, info: DatasetInfo) -> int:
     """Copy the response body into ``out``; return the file's size afterwards."""
-    from tqdm.auto import tqdm  # imported here: keeps `import course_lib.data` light
+    from course_lib.progress import tqdm  # imported here: keeps `import course_lib.data` light
 
     received = start
     with tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,

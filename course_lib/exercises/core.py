@@ -12,6 +12,10 @@ small inputs, and prints one clear line:
                       ``course_lib`` so later cells still run;
 * failed           -> prints the reason and returns the reference as well.
 
+While a reference stands in for a learner's answer, every later notebook cell that uses it (and
+the set-up cell, e.g. after a kernel restart) starts with a one-line ``[REFERENCE]`` reminder, so
+that the fallback is never silent (see :func:`reference_reminders`).
+
 In the solution notebooks every checker must pass. Setting the environment variable
 ``COURSE_STRICT_EXERCISES=1`` (the test suite does this for ``solutions/``) turns a fallback
 into an exception, so a solution that silently fell back to the reference fails CI.
@@ -19,10 +23,12 @@ into an exception, so a solution that silently fell back to the reference fails 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
-__all__ = ["ExerciseFailed", "ExerciseResult", "expect", "expect_raises", "run_check",
+__all__ = ["ExerciseFailed", "ExerciseResult", "expect", "expect_raises",
+           "reference_reminders", "run_check",
            "strict_mode", "STRICT_ENV"]
 
 T = TypeVar("T")
@@ -69,6 +75,52 @@ def strict_mode() -> bool:
     return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
+# Exercises whose reference is in use now: exercise name -> (reference object, why).
+_IN_USE: dict[str, tuple[Any, str]] = {}
+
+
+def reference_reminders(source: str, namespace: Mapping[str, Any]) -> list[str]:
+    """The ``[REFERENCE]`` lines to show before running the cell ``source``.
+
+    One line per exercise whose reference is in use and is bound to a name in ``namespace``
+    that ``source`` uses (a cell that defines the name again, the exercise cell, is left
+    alone); the set-up cell (``setup(``) lists every one of them.
+    """
+    lines = []
+    setup_cell = "setup(" in source
+    for exercise, (reference, why) in _IN_USE.items():
+        own = getattr(reference, "__name__", None)          # the library's own name: not news
+        names = sorted(k for k, v in namespace.items()
+                       if v is reference and not k.startswith("_") and k != own)
+        used = [n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}\b", source)]
+        if any(re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b", source, re.M) for n in used):
+            continue
+        if used or (setup_cell and names):
+            label = ", ".join(f"`{n}`" for n in (used or names))
+            lines.append(f"[REFERENCE] {label} is course_lib's reference for the exercise "
+                         f"'{exercise}' ({why}); run the exercise cell again to use your own.")
+    return lines
+
+
+def _install_reminder() -> None:
+    """In IPython, print the reminders before each cell runs (once per kernel)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_course_reference_reminder", False):
+        return
+
+    def before_cell(info: Any = None) -> None:
+        source = getattr(info, "raw_cell", "") or ""
+        for line in reference_reminders(source, shell.user_ns):
+            print(line)
+
+    shell.events.register("pre_run_cell", before_cell)
+    shell._course_reference_reminder = True
+
+
 def run_check(name: str, learner: T, reference: T, check: Callable[[T], str | None],
               verbose: bool = True) -> T:
     """Run ``check(learner)``; return the learner's object if it passes, else the reference.
@@ -92,14 +144,20 @@ def run_check(name: str, learner: T, reference: T, check: Callable[[T], str | No
     except ExerciseFailed as err:
         result = ExerciseResult(name, "failed", str(err))
     except Exception as err:  # the learner's code crashed: report it, keep the course going
-        result = ExerciseResult(name, "failed", f"your code raised {type(err).__name__}: {err}")
+        reason = f"your code raised {type(err).__name__}: {err}"
+        if isinstance(err, NameError):
+            reason += (" (after a kernel restart, run the cells above this one first, from the "
+                       "set-up cell on: they define the names your code uses)")
+        result = ExerciseResult(name, "failed", reason)
     else:
+        _IN_USE.pop(name, None)
         if verbose:
             extra = f" ({detail})" if detail else ""
             print(f"[PASS] {name}: all checks passed{extra}.")
         return learner
 
     if strict_mode():
+        _IN_USE.pop(name, None)
         raise ExerciseFailed(f"{name}: {result.status}: {result.reason} "
                              f"(strict mode, {STRICT_ENV}=1: solutions must pass every check)")
     if verbose:
@@ -109,4 +167,7 @@ def run_check(name: str, learner: T, reference: T, check: Callable[[T], str | No
         else:
             print(f"[FAIL] {name}: {result.reason}\n       Using the reference implementation "
                   "from course_lib for now; fix your code and run this cell again.")
+    _IN_USE[name] = (reference, "your answer is not done yet" if result.status == "not done"
+                     else "your answer did not pass its check")
+    _install_reminder()
     return reference

@@ -3,10 +3,17 @@
 The exercise is the vanilla GAN loss on D's logits, ``gan_loss(prediction, target_is_real)``:
 binary cross-entropy between ``sigmoid(prediction)`` and a target of 1 (real) or 0 (fake),
 averaged over every element of the patch map, computed without overflow for large logits.
+
+The exercise is to write that stable form, so the checker refuses an answer that calls
+PyTorch's ``binary_cross_entropy_with_logits`` (directly, through ``nn.BCEWithLogitsLoss`` or
+through the course's ``GANLoss``): it watches ``torch.binary_cross_entropy_with_logits``, which
+all of them reach, while the learner's function runs. ``softplus``, ``logsigmoid`` and
+``logaddexp`` are allowed: they are the building blocks the notebook names.
 """
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
@@ -18,9 +25,30 @@ __all__ = ["check_gan_loss", "reference_gan_loss"]
 GanLossFn = Callable[[torch.Tensor, bool], torch.Tensor]
 
 _VANILLA = GANLoss("vanilla")
-_STABLE_HINT = ("compute it from the logits in a stable form, e.g. softplus(-x) for a real "
-                "target and softplus(x) for a fake one (log(1 + exp(z)) without overflow), or "
-                "torch.nn.functional.binary_cross_entropy_with_logits")
+_STABLE_HINT = ("compute it from the logits in a stable form: softplus(-x) for a real "
+                "target and softplus(x) for a fake one, where softplus(z) = log(1 + exp(z)) is "
+                "computed without overflow (torch.nn.functional.softplus, torch.logaddexp(0, z), "
+                "or max(z, 0) + log1p(exp(-|z|)))")
+_LIBRARY = ("your gan_loss calls PyTorch's binary_cross_entropy_with_logits (directly, through "
+            "nn.BCEWithLogitsLoss or through course_lib's GANLoss): that is the function this "
+            "exercise asks you to write. Write it from softplus or logaddexp, as the notebook "
+            "explains; the library function is what the checker compares your answer with")
+
+
+@contextmanager
+def _watch_library(calls: list[int]) -> Iterator[None]:
+    """Count calls of ``torch.binary_cross_entropy_with_logits`` while the learner's code runs."""
+    original = torch.binary_cross_entropy_with_logits
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    torch.binary_cross_entropy_with_logits = spy  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.binary_cross_entropy_with_logits = original  # type: ignore[assignment]
 
 
 def reference_gan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
@@ -38,7 +66,15 @@ def _call(fn: GanLossFn, x: torch.Tensor, real: bool) -> torch.Tensor:
     return out
 
 
-def _check(fn: GanLossFn) -> str:
+def _check(learner: GanLossFn) -> str:
+    library: list[int] = []
+
+    def fn(x: torch.Tensor, real: bool) -> torch.Tensor:
+        with _watch_library(library):
+            out = learner(x, real)
+        expect(not library, _LIBRARY)
+        return out
+
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 1, 6, 6, generator=gen) * 3          # a batch of PatchGAN logit maps
 
@@ -60,6 +96,9 @@ def _check(fn: GanLossFn) -> str:
     zero = torch.zeros(1, 1, 3, 3)
     for real in (True, False):
         v = float(_call(fn, zero, real))
+        expect(abs(v + 0.6931472) > 1e-5,
+               f"gan_loss(zeros, {real}) = {v:.6f}: the sign is wrong. The loss is the NEGATIVE "
+               f"log-likelihood, -log sigmoid(x) for a real target, positive and minimised")
         expect(abs(v - 0.6931472) < 1e-5,
                f"gan_loss(zeros, {real}) = {v:.6f}, expected log 2 = 0.693147: at logit 0, "
                f"sigmoid is 0.5 and -log(0.5) = log 2")
@@ -67,6 +106,13 @@ def _check(fn: GanLossFn) -> str:
     for real in (True, False):
         mine = _call(fn, x.clone(), real)
         ref = reference_gan_loss(x, real)
+        if torch.allclose(mine.float(), reference_gan_loss(x, not real), atol=1e-5):
+            expect(False, "the targets are swapped: target_is_real=True means the target is 1, "
+                          "loss -log sigmoid(x) = softplus(-x); False means 0, "
+                          "-log(1 - sigmoid(x)) = softplus(x)")
+        if torch.allclose(-mine.float(), ref, atol=1e-5):
+            expect(False, "the sign is wrong: the loss is the NEGATIVE log-likelihood, positive "
+                          "and minimised")
         expect(torch.allclose(mine.float(), ref, atol=1e-5),
                f"gan_loss(x, target_is_real={real}) = {float(mine):.6f}, expected "
                f"{float(ref):.6f}: -log sigmoid(x) for real targets, -log(1 - sigmoid(x)) for "

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from course_lib.progress import tqdm
 
 from course_lib.metrics._checks import (
     check_class_maps,
@@ -61,6 +61,7 @@ __all__ = [
     "fcn_score",
     "save_segmenter",
     "load_segmenter",
+    "as_8bit",
     "default_cache_dir",
     "load_or_train_segmenter",
     "CACHE_ENV",
@@ -513,6 +514,17 @@ def _fingerprint(images: torch.Tensor, class_maps: torch.Tensor) -> str:
     return h.hexdigest()
 
 
+def as_8bit(images: torch.Tensor) -> torch.Tensor:
+    """``images`` in [-1, 1] rounded to the 256 levels of an 8-bit file, as float32.
+
+    The same values that :class:`~course_lib.data.InMemoryPairs` returns for its 8-bit store
+    (``uint8 / 127.5 - 1``), so float images rendered on the fly and the cached 8-bit copies
+    of one dataset become bit-identical: one fingerprint, one cached segmenter.
+    """
+    q = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round()
+    return q / 127.5 - 1.0
+
+
 def load_or_train_segmenter(dataset_name: str, image_size: int | tuple[int, int],
                             images: torch.Tensor, class_maps: torch.Tensor, num_classes: int,
                             cache_dir: str | os.PathLike | None = None,
@@ -525,6 +537,11 @@ def load_or_train_segmenter(dataset_name: str, image_size: int | tuple[int, int]
     trained with the same settings on the same data (a hash of ``images`` and
     ``class_maps``); otherwise, or when the file is unreadable, the segmenter is retrained
     and the file replaced.
+
+    The images are first rounded to 8 bits (:func:`as_8bit`), the precision of the real
+    datasets' files: a notebook that renders float photos on the fly and one that feeds
+    :class:`~course_lib.data.InMemoryPairs`' 8-bit copies of the same photos train on the same
+    data, get the same fingerprint and share one cached network.
 
     Args:
         dataset_name: e.g. ``"facades"``; letters, digits, ``-`` and ``_``.
@@ -543,7 +560,7 @@ def load_or_train_segmenter(dataset_name: str, image_size: int | tuple[int, int]
     else:
         raise ValueError(f"image_size must be an int or (H, W), got {image_size!r}")
     num_classes = check_num_classes(num_classes)
-    x = check_images(images, "images")
+    x = as_8bit(check_images(images, "images"))
     if tuple(x.shape[-2:]) != size:
         raise ValueError(f"image_size={image_size!r} but the images are "
                          f"{tuple(x.shape[-2:])} (H, W)")

@@ -292,7 +292,7 @@ class TrainingLoop:
         device = next(iter(self.modules.values())).parameters().__next__().device
         bar = None
         if cfg.progress and cfg.rank == 0:
-            from tqdm.auto import tqdm
+            from course_lib.progress import tqdm
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=desc, unit="step")
         t0 = time.perf_counter()

@@ -1,10 +1,12 @@
 """The learning-rate schedule of pix2pix: constant, then linear decay to zero.
 
-pix2pix (Isola et al. 2017, Sec. 6.2) and pix2pixHD (Wang et al. 2018, Sec. 4) train with a
-constant learning rate for the first half of training and decay it linearly to zero over the
-second half. In steps (the course counts iterations, not epochs), with ``T`` total steps and
-decay starting at step ``S`` (default ``T // 2``), the multiplier applied to the base rate
-before step ``t`` (0-based) is::
+pix2pix and pix2pixHD (Wang et al. 2018, Sec. 4) train with a constant learning rate for the
+first half of training and decay it linearly to zero over the second half. The pix2pix paper
+itself states Adam's settings (Isola et al. 2017, Sec. 3.3) but no schedule; the decay is the
+default of the authors' code (``--lr_policy linear`` with ``n_epochs`` and ``n_epochs_decay``).
+In steps (the course counts iterations, not epochs), with ``T`` total steps and decay starting
+at step ``S`` (default ``T // 2``), the multiplier applied to the base rate before step ``t``
+(0-based) is::
 
     m(t) = 1                          for t < S
     m(t) = 1 - (t - S) / (T - S)      for S <= t <= T

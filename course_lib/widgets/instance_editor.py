@@ -163,7 +163,7 @@ class InstanceEditor:
         for ax, (title, img) in zip(axes.flat, panels):
             ax.imshow(to_display(self.outline(img)))
             rgb = ((self.object_colour(img) + 1) * 127.5).round().int().tolist()
-            ax.set_title(f"{title}\nobject RGB {tuple(rgb)}", fontsize=8)
+            ax.set_title(f"{title}\nobject RGB {tuple(rgb)}", fontsize=10)
         fig.suptitle(f"editing {self.name(self.selected)} (outlined)", fontsize=10)
         fig.tight_layout()
         return fig
@@ -273,7 +273,10 @@ def instance_editor(model: Pix2PixHD, clusters: FeatureClusters, scene: Mapping[
         instance_id: the object to start with (default: the largest car or person).
 
     Returns:
-        the widget (leave it as a cell's last value) or the matplotlib figure.
+        in a notebook, the tool shows itself once (a PNG snapshot saved with the notebook,
+        then the live widget; or the static figure) and returns a ``Shown`` holding
+        ``.widget`` / ``.figure``, which draws nothing more, so a trailing ``;`` changes
+        nothing; elsewhere, the widget or the matplotlib figure.
     """
     editor = InstanceEditor(model, clusters, scene, class_names)
     if instance_id is not None:
@@ -286,4 +289,5 @@ def instance_editor(model: Pix2PixHD, clusters: FeatureClusters, scene: Mapping[
     if interactive and not widgets_available():
         raise ModuleNotFoundError("interactive=True needs ipywidgets (pip install ipywidgets); "
                                   "use interactive=False for a static figure")
-    return editor.widget() if interactive else editor.figure()
+    from course_lib.widgets.snapshot import present
+    return present(editor, interactive)     # in a notebook: shown once, with a saved snapshot

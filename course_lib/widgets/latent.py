@@ -152,10 +152,10 @@ class LatentExplorer:
             for c in range(ncols):
                 axes[r, c].axis("off")
             axes[r, 0].imshow(to_display(self.inputs[self.index]))
-            axes[r, 0].set_title("input", fontsize=8)
+            axes[r, 0].set_title("input", fontsize=10)
             for c in range(images.shape[0]):
                 axes[r, c + 1].imshow(to_display(images[c]))
-            axes[r, 1].set_title(label, fontsize=8, loc="left")
+            axes[r, 1].set_title(label, fontsize=10, loc="left")
         fig.tight_layout()
         return fig
 
@@ -246,7 +246,10 @@ def latent_explorer(generator: nn.Module, inputs: torch.Tensor, interactive: boo
         num_samples, steps, seed, slider_range: see :class:`LatentExplorer`.
 
     Returns:
-        the widget (display it, or leave it as a cell's last value) or the matplotlib figure.
+        in a notebook, the tool shows itself once (a PNG snapshot saved with the notebook,
+        then the live widget; or the static figure) and returns a ``Shown`` holding
+        ``.widget`` / ``.figure``, which draws nothing more, so a trailing ``;`` changes
+        nothing; elsewhere, the widget or the matplotlib figure.
     """
     explorer = LatentExplorer(generator, inputs, num_samples, steps, seed, slider_range)
     if interactive is None:
@@ -254,4 +257,5 @@ def latent_explorer(generator: nn.Module, inputs: torch.Tensor, interactive: boo
     if interactive and not widgets_available():
         raise ModuleNotFoundError("interactive=True needs ipywidgets (pip install ipywidgets); "
                                   "use interactive=False for a static figure")
-    return explorer.widget() if interactive else explorer.figure()
+    from course_lib.widgets.snapshot import present
+    return present(explorer, interactive)     # in a notebook: shown once, with a saved snapshot

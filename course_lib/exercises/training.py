@@ -59,7 +59,7 @@ def _bce(x: torch.Tensor, real: bool) -> float:
     return float(F.binary_cross_entropy_with_logits(x, torch.full_like(x, float(real))))
 
 
-def _close(a: float, b: float, tol: float = 1e-4) -> bool:
+def _close(a: float, b: float, tol: float = 1e-5) -> bool:
     return abs(a - b) <= tol * max(1.0, abs(b))
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -580,13 +579,10 @@ def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathL
     an unreadable image is named in a :class:`~course_lib.runner.SampleFailures` at the end
     while the others are written.
     """
-    from PIL import Image
-
     from course_lib.data.jitter import resize
     from course_lib.data.paired import PairedDataError, PairedImageDataset, open_image
     from course_lib.models.unet import at_test_time
-    from course_lib.runner import (SampleFailures, _check_output_folder, _input_files,
-                                   _output_names)
+    from course_lib.runner import SampleFailures, plan_outputs, save_image, skipped
 
     info = get_model(name)
     if info.arch == "pix2pixhd:G":
@@ -596,20 +592,7 @@ def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathL
     if num < 1:
         raise ValueError(f"--num must be positive, got {num}")
     src, out_dir = Path(inputs), Path(output)
-    files = _input_files(src)
-    _check_output_folder(src, out_dir)
-    names = _output_names(files, src, num)
-    targets = [out_dir / rel for draws in names for rel in draws]
-    inputs_resolved = {p.resolve() for p in files}
-    clobbered = [t for t in targets if t.resolve() in inputs_resolved]
-    if clobbered:
-        raise ValueError(f"--output {out_dir} would write {clobbered[0]} over an input image: "
-                         "pass another --output folder")
-    existing = [t for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"--output {out_dir} already holds {len(existing)} of the {len(targets)} output(s) "
-            f"(e.g. {existing[0]}): pass --overwrite to replace them, or another --output")
+    files, names = plan_outputs(src, out_dir, num, overwrite)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     G = load_published(info.name, root).to(dev)
     size = info.size if isinstance(info.size, tuple) else (info.size, info.size)
@@ -621,16 +604,13 @@ def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathL
         try:
             x = PairedImageDataset._image_tensor(open_image(path, at_least=size[::-1]))
         except (PairedDataError, ValueError, OSError) as err:
-            reason = str(err).split("\n")[0]
-            reason = reason if str(path) in reason else f"{path}: {reason}"
-            failures.append((path, reason))
-            print(f"skipped {reason}", file=sys.stderr, flush=True)
+            failures.append(skipped(path, err))
             continue
         x = resize(x, size)                                          # (3, h, w) in [-1, 1]
         if in_nc == 1:                                               # ITU-R 601 luma
             x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
         x = x[None].to(dev)
-        for k, rel in enumerate(draws):
+        for k, target in enumerate(draws):
             with torch.no_grad():
                 if info.arch == "pix2pix:G":
                     torch.manual_seed(seed + k)
@@ -639,11 +619,7 @@ def sample_official(name: str, inputs: str | os.PathLike, output: str | os.PathL
                 else:
                     z = torch.randn(1, G.nz, generator=gen).to(dev)
                     y = G(x, z)[0]
-            target = out_dir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            array = y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-            Image.fromarray(array).save(target)
-            written.append(target)
+            written.append(save_image(y, target))
     if failures:
         raise SampleFailures(written, failures, len(files), out_dir)
     return written

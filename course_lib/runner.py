@@ -488,6 +488,49 @@ def _check_output_folder(src: Path, out_dir: Path) -> None:
                          "overwrite, your images; pass a folder outside it")
 
 
+def plan_outputs(src: Path, out_dir: Path, num: int,
+                 overwrite: bool) -> tuple[list[Path], list[list[Path]]]:
+    """The input images under ``src`` and, for each, its ``num`` output paths under ``out_dir``.
+
+    Refuses, before anything is written: an ``out_dir`` that is ``src`` or lies inside it (or
+    is a file), an output that would land on an input, and outputs that already exist unless
+    ``overwrite``.
+    """
+    files = _input_files(src)
+    _check_output_folder(src, out_dir)
+    names = [[out_dir / rel for rel in draws] for draws in _output_names(files, src, num)]
+    inputs_resolved = {p.resolve() for p in files}
+    targets = [t for draws in names for t in draws]
+    clobbered = [t for t in targets if t.resolve() in inputs_resolved]
+    if clobbered:
+        raise ValueError(f"--output {out_dir} would write {clobbered[0]} over an input image: "
+                         "pass another --output folder")
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"--output {out_dir} already holds {len(existing)} of the {len(targets)} output(s) "
+            f"(e.g. {existing[0]}): pass --overwrite to replace them, or another --output")
+    return files, names
+
+
+def skipped(path: Path, err: Exception) -> tuple[Path, str]:
+    """``(path, one-line reason naming it)`` for an input that could not be read; says so."""
+    reason = str(err).split("\n")[0]
+    reason = reason if str(path) in reason else f"{path}: {reason}"
+    print(f"skipped {reason}", file=sys.stderr, flush=True)
+    return path, reason
+
+
+def save_image(y: torch.Tensor, target: Path) -> Path:
+    """Write a ``(3, H, W)`` image in [-1, 1] as an 8-bit PNG at ``target``."""
+    from PIL import Image
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    array = y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    Image.fromarray(array).save(target)
+    return target
+
+
 def sample(run_dir: str | Path, inputs: str | Path, output: str | Path, *,
            ab: bool = False, direction: str | None = None, test_mode: str | None = None,
            num: int = 1, seed: int = 0, device: str | None = None,
@@ -505,28 +548,13 @@ def sample(run_dir: str | Path, inputs: str | Path, output: str | Path, *,
     ``overwrite=True``. An image that cannot be read (corrupt, too large, not an AB file with
     ``ab``) does not stop the others: :class:`SampleFailures` names each one at the end.
     """
-    from PIL import Image
-
     from course_lib.data.jitter import resize
     from course_lib.data.paired import PairedDataError, PairedImageDataset, open_image
 
     if num < 1:
         raise ValueError(f"--num must be positive, got {num}")
     src, out_dir = Path(inputs), Path(output)
-    files = _input_files(src)
-    _check_output_folder(src, out_dir)
-    names = _output_names(files, src, num)
-    inputs_resolved = {p.resolve() for p in files}
-    targets = [out_dir / rel for draws in names for rel in draws]
-    clobbered = [t for t in targets if t.resolve() in inputs_resolved]
-    if clobbered:
-        raise ValueError(f"--output {out_dir} would write {clobbered[0]} over an input image: "
-                         "pass another --output folder")
-    existing = [t for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"--output {out_dir} already holds {len(existing)} of the {len(targets)} output(s) "
-            f"(e.g. {existing[0]}): pass --overwrite to replace them, or another --output")
+    files, names = plan_outputs(src, out_dir, num, overwrite)
     run, config, recipe, state = _load(run_dir)
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     G = recipe.generator_from_state(state).to(dev)
@@ -548,19 +576,12 @@ def sample(run_dir: str | Path, inputs: str | Path, output: str | Path, *,
                 image = image.crop(box)
             x = PairedImageDataset._image_tensor(image)         # (3, h0, w0) in [-1, 1]
         except (PairedDataError, ValueError, OSError) as err:
-            reason = str(err).split("\n")[0]
-            reason = reason if str(path) in reason else f"{path}: {reason}"
-            failures.append((path, reason))
-            print(f"skipped {reason}", file=sys.stderr, flush=True)
+            failures.append(skipped(path, err))
             continue
         x = resize(x, (h, w))[None]
-        for k, rel in enumerate(draws):
+        for k, target in enumerate(draws):
             y = recipe.translate(G, x, mode, 1, seed + k)[0]
-            target = out_dir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            array = y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()
-            Image.fromarray(array).save(target)
-            written.append(target)
+            written.append(save_image(y, target))
     if failures:
         raise SampleFailures(written, failures, len(files), out_dir)
     return written

@@ -62,9 +62,10 @@ def bicycle(data):
 
 def test_pix2pix_with_noise_ignores_z(data, bicycle):
     """Sec. 3.1 and Fig. 6: z barely changes pix2pix+noise's output. Measured at 1000 steps
-    with batch norm: diversity 0.057 against BicycleGAN's 0.135, 0.06 fills per input (z moves
-    the colour of a blend a little, it does not pick a fill). Coverage is not asserted: with 1 %
-    of outputs valid, the few fills reached (3 of 6) are chance hits among blends."""
+    with batch norm, after the networks were made to match the official code: diversity 0.066
+    against BicycleGAN's 0.173, 0.02 fills per input (z moves the colour of a blend a little, it
+    does not pick a fill). Coverage is not asserted: with under 1 % of outputs valid, the fill
+    reached (1 of 6) is a chance hit among blends."""
     ev = _run(data, "pix2pix_noise", variant="pix2pix+noise", where_add="input",
               name="pix2pix+noise")
     assert ev.diversity < 0.5 * bicycle.diversity, (ev.diversity, bicycle.diversity)
@@ -72,10 +73,12 @@ def test_pix2pix_with_noise_ignores_z(data, bicycle):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Not reproduced at the cpu profile's 1000 steps: with batch norm BicycleGAN's outputs follow "
-    "z (diversity 0.135) but are blends, 3 of 6 fills and 2 % valid (notebook 06, section 5). "
-    "A 24000-step run reaches 6 of 6 fills with 50 % valid (test_a_long_run_reaches_every_fill, "
-    "notebook 06). Remove this marker when it passes."))
+    "Not reproduced at the cpu profile's 1000 steps: with batch norm BicycleGAN's outputs change "
+    "with z (diversity 0.173) but none is a clean fill, 0 of 6 fills and 0 % valid (notebook 06, "
+    "section 5, measured after the networks were made to match the official code; the previous "
+    "networks gave 3 of 6 and 2 %). A 24000-step run of the previous networks reached 6 of 6 "
+    "fills with 50 % valid (test_a_long_run_reaches_every_fill, notebook 06; not re-run). "
+    "Remove this marker when it passes."))
 def test_bicyclegan_covers_the_modes_with_valid_outputs(bicycle):
     assert bicycle.covered >= 5, f"BicycleGAN covers only {bicycle.covered} of 6 modes"
     assert bicycle.valid_rate > 0.5, \
@@ -91,8 +94,9 @@ LONG_STEPS = 24000
     "COURSE_LONG_CLAIMS=1, or train it first with `python tools/long_runs.py bicyclegan "
     "--steps 24000 --runs runs/claims`"))
 def test_a_long_run_reaches_every_fill(data):
-    """Notebook 06, section 5: the same BicycleGAN trained 24 times longer. Measured: 6 of 6
-    fills, 384 of 768 outputs (50 %) clean fills, 3.45 fills per outline. The claim's coverage
+    """Notebook 06, section 5: the same BicycleGAN trained 24 times longer. Measured with the
+    networks as they were before they were made to match the official code (not re-run since):
+    6 of 6 fills, 384 of 768 outputs (50 %) clean fills, 3.45 fills per outline. The claim's coverage
     holds; its realism ("most outputs") sits exactly at the bar, so this test guards the
     measured level (at least 45 % valid) and the strict claim stays the expected failure
     above."""
@@ -107,6 +111,11 @@ def test_a_long_run_reaches_every_fill(data):
     assert ev.modes_per_input > 2.0, ev
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "Notebook 06, section 2, measured after the networks were made to match the official code: "
+    "G(A, mu(B)) has B's fill in 16 % of 64 pairs with instance norm (chance 17 %) and 34 % with "
+    "batch norm, twice chance but not the majority asserted here (the previous networks gave "
+    "12 % and 75 %). Remove this marker when it passes."))
 def test_instance_norm_makes_a_short_cvae_ignore_its_code(data):
     """Notebook 06, section 2: G(A, mu(B)) has B's fill at chance level with instance norm,
     far above it with batch norm, after the same steps."""

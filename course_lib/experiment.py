@@ -50,7 +50,7 @@ from course_lib.data.cache import InMemoryPairs
 from course_lib.metrics import (FCNScore, Segmenter, color_spread_ratio, fcn_score,
                                 load_or_train_segmenter, sharpness_ratio)
 from course_lib.models import PatchDiscriminator, UNetGenerator, at_test_time
-from course_lib.profiles import Profile
+from course_lib.profiles import Profile, cap_steps, scale_to_cap
 from course_lib.train.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 from course_lib.train.pix2pix import Pix2Pix, Pix2PixConfig
@@ -449,7 +449,8 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
                   seed: int = 0,
                   name: str = "pix2pix",
                   progress: bool = True,
-                  channels_last: bool = False) -> Pix2PixRun:
+                  channels_last: bool = False,
+                  amp: str | None = "profile") -> Pix2PixRun:
     """Train a pix2pix variant on ``train_set`` under profile ``P``, then evaluate it.
 
     The training step is the paper's (Sec. 3.3, Eq. 4; Adam and schedule of Sec. 6.2); the
@@ -490,12 +491,19 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         channels_last: store the networks and batches in channels_last memory format (faster
             convolutions on recent GPUs, usually together with ``config.amp="bf16"``; see
             ``benchmarks/train_speed.py --paper``). Mixed precision itself is ``config.amp``.
+        amp: ``"profile"`` (default): ``config.amp`` if set, else the profile's choice for
+            its device (``P.amp``: none on a CPU; bf16, or fp16 with a gradient scaler, on
+            CUDA); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+
+    ``$COURSE_MAX_STEPS`` caps ``steps`` (and moves ``stop_after`` to the same place in the
+    shorter run) for dry runs; the progress bar says so.
 
     Returns:
         a :class:`Pix2PixRun`.
     """
     _check_test_mode(test_mode)
-    steps = _positive(P.steps if steps is None else steps, "steps")
+    planned = _positive(P.steps if steps is None else steps, "steps")
+    steps = cap_steps(planned)                     # $COURSE_MAX_STEPS, for dry runs
     num_samples = _positive(num_samples, "num_samples")
     eval_every = _positive(eval_every, "eval_every", allow_zero=True)
     if sample_every is None:
@@ -505,12 +513,16 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         checkpoint_every = max(1, steps // 10) if run_dir is not None else 0
     checkpoint_every = _positive(checkpoint_every, "checkpoint_every", allow_zero=True)
     if stop_after is not None:
-        stop_after = min(_positive(stop_after, "stop_after"), steps)
+        stop_after = scale_to_cap(_positive(stop_after, "stop_after"), planned, steps)
     n_train = len(train_set)  # type: ignore[arg-type]
     if n_train < P.batch_size:
         raise ValueError(f"train_set has {n_train} pairs, fewer than one batch of "
                          f"P.batch_size={P.batch_size}")
     config = replace(config or Pix2PixConfig(), steps=steps)
+    if config.amp is None and amp == "profile":
+        config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
+    elif amp != "profile":
+        config = replace(config, amp=amp)
     device = torch.device(P.device)
 
     probe = train_set[0]

@@ -45,7 +45,7 @@ from course_lib.metrics.diversity import ModeCoverage, diversity, mode_coverage
 from course_lib.models import at_test_time
 from course_lib.models.bicyclegan import (BicycleDiscriminator, LatentEncoder,
                                           LatentUNetGenerator, encoder_blocks)
-from course_lib.profiles import Profile
+from course_lib.profiles import Profile, cap_steps, scale_to_cap
 from course_lib.train.bicyclegan import VARIANTS, BicycleGAN, BicycleGANConfig
 from course_lib.train.checkpoint import unwrap
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
@@ -411,14 +411,15 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         name: label of the run (default: the variant and the injection).
         progress: show a ``tqdm`` progress bar.
     """
-    steps = _positive(P.steps if steps is None else steps, "steps")
+    planned = _positive(P.steps if steps is None else steps, "steps")
+    steps = cap_steps(planned)                     # $COURSE_MAX_STEPS, for dry runs
     num_z = _positive(num_z, "num_z")
     eval_every = _positive(eval_every, "eval_every", allow_zero=True)
     if checkpoint_every is None:
         checkpoint_every = max(1, steps // 10) if run_dir is not None else 0
     checkpoint_every = _positive(checkpoint_every, "checkpoint_every", allow_zero=True)
     if stop_after is not None:
-        stop_after = min(_positive(stop_after, "stop_after"), steps)
+        stop_after = scale_to_cap(_positive(stop_after, "stop_after"), planned, steps)
     n_train = len(train_set)  # type: ignore[arg-type]
     if n_train < P.batch_size:
         raise ValueError(f"train_set has {n_train} pairs, fewer than one batch of "

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from course_lib.profiles import cap_steps
 from course_lib.metrics._checks import (
     check_class_maps,
     check_images,
@@ -550,6 +551,9 @@ def load_or_train_segmenter(dataset_name: str, image_size: int | tuple[int, int]
     y = check_class_maps(class_maps, "class_maps", num_classes, size=size, batch=x.shape[0])
     if batch_size is None:
         batch_size = default_batch_size(*size)
+    # $COURSE_MAX_STEPS (dry runs) caps the training too; the cache records the steps taken,
+    # so a capped segmenter is never reused by a full run.
+    steps = cap_steps(_check_positive_int(steps, "steps"))
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"{dataset_name}_{size[0]}x{size[1]}_k{num_classes}_seed{seed}.pt"
     wanted = {"dataset_name": dataset_name, "image_size": list(size), "steps": steps,

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from course_lib.profiles import MAX_STEPS_VAR, max_steps
 from course_lib.train.checkpoint import clean_state_dict, load_checkpoint, save_checkpoint, unwrap
 
 __all__ = ["LoopConfig", "History", "StepBatchSampler", "TrainingLoop"]
@@ -290,6 +291,9 @@ class TrainingLoop:
         if cfg.progress and cfg.rank == 0:
             from tqdm.auto import tqdm
 
+            cap = max_steps()
+            if cap is not None:           # a dry run: say so where the learner looks
+                desc = f"{desc} [{MAX_STEPS_VAR}={cap}]"
             bar = tqdm(total=cfg.steps, initial=self.step, desc=desc, unit="step")
         t0 = time.perf_counter()
         try:

@@ -383,7 +383,7 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
                      run_dir: str | Path | None = None, num_z: int = DEFAULT_NUM_Z,
                      eval_every: int = 0, checkpoint_every: int | None = None,
                      stop_after: int | None = None, seed: int = 0, name: str | None = None,
-                     progress: bool = True) -> BicycleRun:
+                     progress: bool = True, amp: str | None = "profile") -> BicycleRun:
     """Train one BicycleGAN variant on ``train_set`` under profile ``P``, then count its modes.
 
     Args:
@@ -410,6 +410,10 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         seed: seeds the networks' initial weights, the codes and the batch order.
         name: label of the run (default: the variant and the injection).
         progress: show a ``tqdm`` progress bar.
+        amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (mixed precision on CUDA,
+            chosen by the device); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+
+    ``$COURSE_MAX_STEPS`` caps ``steps`` (and moves ``stop_after`` to the same place).
     """
     planned = _positive(P.steps if steps is None else steps, "steps")
     steps = cap_steps(planned)                     # $COURSE_MAX_STEPS, for dry runs
@@ -425,6 +429,10 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         raise ValueError(f"train_set has {n_train} pairs, fewer than one batch of "
                          f"P.batch_size={P.batch_size}")
     config = replace(config or BicycleGANConfig(), variant=variant, steps=steps)
+    if config.amp is None and amp == "profile":
+        config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
+    elif amp != "profile":
+        config = replace(config, amp=amp)
     if variant == "bicyclegan" and P.batch_size % 2:
         raise ValueError(f"the hybrid splits each batch between its two branches: profile "
                          f"{P.name!r} has an odd batch size {P.batch_size}")

@@ -143,18 +143,27 @@ NOTEBOOKS: tuple[str, ...] = ("00_data", "01_conditional_gan", "02_unet", "03_pa
                               "04_pix2pix", "05_pix2pixhd", "06_bicyclegan", "07_beyond")
 
 
-def run_seconds(run: Run, device: Device = T4) -> float:
-    """Projected seconds of ``run`` on ``device`` (see the module docstring)."""
+def run_seconds(run: Run, device: Device = T4,
+                step_seconds: dict[str, float] | None = None) -> float:
+    """Projected seconds of ``run`` on ``device`` (see the module docstring), or, when
+    ``step_seconds`` has its kind (``"pix2pix"``; ``"pix2pix_fp32"`` for a float32 run), from
+    that measured time per step at the run's batch."""
+    key = run.kind if run.amp else f"{run.kind}_fp32"
+    if step_seconds and key in step_seconds:
+        return run.count * run.steps * step_seconds[key]
     rate = (device.effective_tflops_amp if run.amp else device.effective_tflops_fp32) * 1e12
     flops = TRAIN_GFLOP_PER_PAIR[run.kind] * 1e9 * run.batch
     return run.count * run.steps * (flops / rate + device.seconds_per_step)
 
 
-def projected_seconds(name: str, P: Profile | None = None, device: Device = T4) -> float:
-    """Projected wall time of notebook ``name`` at profile ``P`` (default: gpu) on ``device``."""
+def projected_seconds(name: str, P: Profile | None = None, device: Device = T4,
+                      step_seconds: dict[str, float] | None = None) -> float:
+    """Projected wall time of notebook ``name`` at profile ``P`` (default: gpu) on ``device``;
+    ``step_seconds`` (seconds per training step by model kind, as ``make gpu-check`` measures
+    them) replace the FLOP model for those kinds."""
     P = P or PROFILES["gpu"]
     runs, rendered = notebook_runs(name, P)
-    return (sum(run_seconds(r, device) for r in runs) + NOTEBOOK_OVERHEAD_S
+    return (sum(run_seconds(r, device, step_seconds) for r in runs) + NOTEBOOK_OVERHEAD_S
             + sum(RENDER_SECONDS[k] * n for k, n in rendered.items()))
 
 

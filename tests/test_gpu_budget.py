@@ -180,3 +180,22 @@ def test_pinned_flops_are_the_counted_ones(kind: str) -> None:
 
     counted = train_flops_per_pair(kind, replace(PROFILES["gpu"], batch_size=2)) / 1e9
     assert counted == pytest.approx(gpu_budget.TRAIN_GFLOP_PER_PAIR[kind], rel=0.01)
+
+
+def test_bicyclegan_trains_under_autocast() -> None:
+    """The hybrid's step under bf16 autocast (CPU here; fp16 + scaler on a T4)."""
+    import math
+
+    from course_lib.experiment_bicyclegan import default_bicycle_networks
+    from course_lib.train.bicyclegan import BicycleGAN, BicycleGANConfig
+
+    P = get_profile("ci", device="cpu")
+    torch.manual_seed(0)
+    nets = default_bicycle_networks(P, "bicyclegan", "all")
+    model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"],  # type: ignore[arg-type]
+                       BicycleGANConfig(steps=2, amp="bf16"))
+    batch = {k: torch.rand(2, 3, P.image_size, P.image_size) * 2 - 1 for k in ("A", "B")}
+    out = model.train_step(batch)
+    assert all(math.isfinite(v) for v in out.values()) and "loss_kl" in out
+    with pytest.raises(ValueError, match="amp='fp8'"):
+        BicycleGANConfig(amp="fp8")

@@ -105,7 +105,7 @@ PROFILES: dict[str, Profile] = {
     # The papers' networks at 256 px, sized for a Colab T4 (16 GB, fp16): each notebook
     # <= 30 min there (projected in course_lib.gpu_budget). Departures from the paper, for
     # that budget: batch 16 instead of 1 (at batch 1 a T4 is bound by kernel launches, at 16
-    # by its tensor cores: 2.5x the pairs per minute), and 2000 steps = 32 000 pairs, 80
+    # by its tensor cores: ~3x the pairs per minute), and 2000 steps = 32 000 pairs, 80
     # epochs of the 400 training pairs (the paper: 200 epochs of facades' 400, batch 1).
     "gpu": Profile(
         name="gpu", image_size=256, hd_size=(256, 512), ngf=64, ndf=64, batch_size=16,

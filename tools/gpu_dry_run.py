@@ -55,6 +55,7 @@ def run_notebook(path: Path, max_steps: int, timeout: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="gpu_dry_") as tmp:
         env = dict(os.environ, COURSE_PROFILE="gpu", COURSE_MAX_STEPS=str(max_steps),
                    COURSE_CACHE=str(Path(tmp) / "cache"), MPLBACKEND="Agg",
+                   COURSE_STRICT_EXERCISES="1",     # a broken solution fails, as in make test
                    JPY_SESSION_NAME=str(path.resolve()),
                    PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT),
                                                             os.environ.get("PYTHONPATH")])))

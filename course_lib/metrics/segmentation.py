@@ -43,12 +43,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib.profiles import cap_steps
 from course_lib.metrics._checks import (
     check_class_maps,
     check_images,
     check_num_classes,
 )
+from course_lib.profiles import cap_steps
 
 __all__ = [
     "SegmenterConfig",

@@ -93,3 +93,21 @@ def test_a_failed_write_leaves_the_old_file(monkeypatch: pytest.MonkeyPatch,
         gpu_check.write_atomic(target, "new")
     assert target.read_text() == "old, complete\n"
     assert [p.name for p in tmp_path.iterdir()] == ["gpu_measured.md"]    # no temp file left
+
+
+def test_the_whole_measurement_rehearsed_on_the_cpu(tmp_path: Path) -> None:
+    """The code a GPU will run, at the ci profile on the CPU (no GPU here): report, files."""
+    from course_lib.profiles import seed_everything
+
+    report = gpu_check.measure_all("CPU rehearsal", 8 * 2**30, steps=1, bench_iters=1,
+                                   peak_tflops=None, device="cpu", profile="ci",
+                                   bench_size=32, bench_width=8, warmup=1,
+                                   with_compile=False, out=lambda s: None)
+    seed_everything(0)
+    assert [c["kind"] for c in report["cells"]] == ["pix2pix", "pix2pixhd",
+                                                    "pix2pixhd_enhancer", "bicyclegan"]
+    assert all(c["seconds_per_step"] > 0 for c in report["cells"])
+    assert {r["variant"] for r in report["bench"]} == {"eager fp32", "channels_last"}
+    assert set(report["notebooks"]) == set(gpu_check.notebook_minutes({}))
+    gpu_check.write_outputs(report, tmp_path, None)
+    assert "CPU rehearsal" in (tmp_path / "gpu_measured.md").read_text()

@@ -90,25 +90,29 @@ def check_memory(needs: dict[str, int], total_bytes: int, device: str) -> None:
 # --------------------------------------------------------------------------- measuring
 
 
-def bench_rows(batches: list[int], iters: int, warmup: int,
-               peak_override: float | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """pix2pix at 256 px per speed setting and batch: pairs/s, x eager fp32, MFU."""
+def bench_rows(batches: list[int], iters: int, warmup: int, peak_override: float | None,
+               device: str = "cuda", size: int = 256, width: int = 64,
+               with_compile: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """pix2pix at ``size`` px per speed setting and batch: pairs/s, x eager fp32, MFU.
+    (``device="cpu"`` and a small size only rehearse the code, as the tests do.)"""
     from course_lib.benchmark import Variant, flops_per_pair, measure, peak_tflops
     from course_lib.profiles import default_amp
 
-    amp = default_amp("cuda")
-    variants = [Variant("eager fp32"), Variant("channels_last", channels_last=True),
-                Variant(f"{amp} autocast", amp=amp),
-                Variant(f"{amp}+cl+fused", amp=amp, channels_last=True, fused_adam=True),
-                Variant("compile", amp=amp, channels_last=True, fused_adam=True,
-                        compile_mode="default")]
-    flops = flops_per_pair(256, 64, 64, "cpu")["train_step"]
-    peak, source = peak_tflops("cuda", peak_override)
+    amp = default_amp(device)
+    variants = [Variant("eager fp32"), Variant("channels_last", channels_last=True)]
+    if amp is not None:
+        variants += [Variant(f"{amp} autocast", amp=amp),
+                     Variant(f"{amp}+cl+fused", amp=amp, channels_last=True, fused_adam=True)]
+    if with_compile:
+        variants.append(Variant("compile", amp=amp, channels_last=True, fused_adam=amp is not None,
+                                compile_mode="default"))
+    flops = flops_per_pair(size, width, width, "cpu")["train_step"]
+    peak, source = peak_tflops(device, peak_override)
     rows = []
     for batch in batches:
         base = None
         for v in variants:
-            r = measure(v, 256, 64, 64, batch, "cuda", iters, warmup)
+            r = measure(v, size, width, width, batch, device, iters, warmup)
             row = {"variant": v.name, "batch": batch, "pairs_per_s": r.pairs_per_s,
                    "ratio": None, "mfu": None, "peak_mib": r.peak_mib, "skipped": r.skipped}
             if r.pairs_per_s:
@@ -119,28 +123,37 @@ def bench_rows(batches: list[int], iters: int, warmup: int,
     return rows, {"flops_per_pair": flops, "peak_tflops": peak, "peak_source": source}
 
 
-def time_cell(kind: str, steps: int, warmup: int) -> dict[str, Any]:
-    """Seconds per training step of ``kind`` at the gpu profile, as a notebook runs it."""
+def time_cell(kind: str, steps: int, warmup: int, device: str = "cuda",
+              profile: str = "gpu") -> dict[str, Any]:
+    """Seconds per training step of ``kind`` at the gpu profile, as a notebook runs it
+    (its default autocast and kernels on this device)."""
     from course_lib.benchmark import build_trainer
     from course_lib.profiles import get_profile, seed_everything
 
-    P = get_profile("gpu", device="cuda")
-    seed_everything(0, device="cuda")
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    model, batch = build_trainer(kind, P, "cuda", amp=P.amp)
+    cuda = device == "cuda"
+    P = get_profile(profile, device=device)
+    seed_everything(0, device=device)
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    model, batch = build_trainer(kind, P, device, amp=P.amp)
     for _ in range(warmup):
         model.train_step(batch)
-    torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
         model.train_step(batch)
-    torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     seconds = (time.perf_counter() - t0) / steps
     pairs = int(batch["B"].shape[0])
     del model, batch
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
+    if not cuda:
+        seed_everything(0, device="cpu")
     return {"kind": kind, "batch": pairs, "amp": P.amp, "seconds_per_step": seconds,
-            "pairs_per_s": pairs / seconds, "peak_mib": torch.cuda.max_memory_allocated() / 2**20}
+            "pairs_per_s": pairs / seconds, "peak_mib": peak}
 
 
 # --------------------------------------------------------------------------- writing
@@ -188,7 +201,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for c in report["cells"]:
         lines.append(f"| {c['kind']} | {CELLS.get(c['kind'], '')} | {c['batch']} | "
                      f"{c['amp'] or 'fp32'} | {c['seconds_per_step']:.3f} | "
-                     f"{c['pairs_per_s']:.1f} | {c['peak_mib']:.0f} |")
+                     f"{c['pairs_per_s']:.1f} | {_f(c['peak_mib'], '.0f')} |")
     lines += ["", "## Each notebook's wall time at the gpu profile", "",
               "Projected from the step times above (the runs each notebook trains, "
               "`course_lib.gpu_budget`, plus its CPU work: rendering, evaluation, plots), next "
@@ -262,6 +275,41 @@ def write_outputs(report: dict[str, Any], docs: Path, readme: Path | None) -> li
 # --------------------------------------------------------------------------- main
 
 
+def measure_all(device_name: str, total_bytes: int, steps: int, bench_iters: int,
+                peak_tflops: float | None, device: str = "cuda", profile: str = "gpu",
+                bench_size: int = 256, bench_width: int = 64, warmup: int = 5,
+                with_compile: bool = True, out: Callable[[str], None] = print
+                ) -> dict[str, Any]:
+    """Steps 2 and 3 of the module docstring; returns the report :func:`write_outputs`
+    writes. (``device="cpu"`` with the ci profile and a small size rehearses the code.)"""
+    from course_lib.benchmark import TRAIN_KINDS
+    from course_lib.profiles import PROFILES
+
+    out(f"pix2pix speed settings at {bench_size} px, batch 1 and 16 ...")
+    bench, meta = bench_rows([1, 16], bench_iters, warmup, peak_tflops, device, bench_size,
+                             bench_width, with_compile)
+    cells = []
+    for kind in TRAIN_KINDS:
+        out(f"timing {steps} steps of {kind} at the {profile} profile ...")
+        try:
+            cells.append(time_cell(kind, steps, warmup, device, profile))
+        except torch.cuda.OutOfMemoryError as err:
+            raise CheckError(f"{device_name} ran out of memory in the {kind} cell "
+                             f"({CELLS[kind]}): {str(err).splitlines()[0]}. Nothing was "
+                             "written.", TOO_LITTLE_MEMORY) from None
+    step_seconds = {c["kind"]: c["seconds_per_step"] for c in cells}
+    eager16 = next((r["pairs_per_s"] for r in bench
+                    if r["variant"] == "eager fp32" and r["batch"] == 16 and r["pairs_per_s"]),
+                   None)
+    if eager16:   # notebook 07 trains through the command line: float32 unless --amp
+        step_seconds["pix2pix_fp32"] = PROFILES[profile].batch_size / eager16
+    return {"device": device_name, "memory_gib": total_bytes / 2**30,
+            "torch": torch.__version__, "cuda": torch.version.cuda,
+            "date": time.strftime("%Y-%m-%d"), "bench": bench, "bench_meta": meta,
+            "bench_iters": bench_iters, "bench_warmup": warmup, "cells": cells,
+            "cell_steps": steps, "notebooks": notebook_minutes(step_seconds)}
+
+
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50,
@@ -287,28 +335,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         needs = {k: estimate_train_memory(k, PROFILES["gpu"]).with_overheads()
                  for k in TRAIN_KINDS}
         check_memory(needs, total, device)
-        out("pix2pix speed settings at 256 px, batch 1 and 16 ...")
-        bench, meta = bench_rows([1, 16], args.bench_iters, 5, args.peak_tflops)
-        cells = []
-        for kind in TRAIN_KINDS:
-            out(f"timing {args.steps} steps of {kind} at the gpu profile ...")
-            try:
-                cells.append(time_cell(kind, args.steps, 5))
-            except torch.cuda.OutOfMemoryError as err:
-                raise CheckError(f"{device} ran out of memory in the {kind} cell "
-                                 f"({CELLS[kind]}): {str(err).splitlines()[0]}. Nothing was "
-                                 "written.", TOO_LITTLE_MEMORY) from None
-        step_seconds = {c["kind"]: c["seconds_per_step"] for c in cells}
-        eager16 = next((r["pairs_per_s"] for r in bench
-                        if r["variant"] == "eager fp32" and r["batch"] == 16 and
-                        r["pairs_per_s"]), None)
-        if eager16:   # notebook 07 trains through the command line: float32 unless --amp
-            step_seconds["pix2pix_fp32"] = PROFILES["gpu"].batch_size / eager16
-        report = {"device": device, "memory_gib": total / 2**30, "torch": torch.__version__,
-                  "cuda": torch.version.cuda, "date": time.strftime("%Y-%m-%d"),
-                  "bench": bench, "bench_meta": meta, "bench_iters": args.bench_iters,
-                  "bench_warmup": 5, "cells": cells, "cell_steps": args.steps,
-                  "notebooks": notebook_minutes(step_seconds)}
+        report = measure_all(device, total, args.steps, args.bench_iters, args.peak_tflops,
+                             out=out)
         written = write_outputs(report, args.docs, None if args.no_readme else args.readme)
         out(render_markdown(report))
         out(f"wrote {', '.join(str(p) for p in written)} in "

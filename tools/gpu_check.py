@@ -184,7 +184,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"row; {b['flops_per_pair'] / 1e9:.1f} GFLOP per pair per step; MFU against "
         f"{b['peak_source']}" + (f" ({b['peak_tflops']:.0f} TFLOP/s)." if b["peak_tflops"]
                                  else "."), "",
-        "| setting | batch | pairs/s | x eager fp32 | MFU | peak MiB |", "|---|---|---|---|---|---|"]
+        "| setting | batch | pairs/s | x eager fp32 | MFU | peak MiB |",
+        "|---|---|---|---|---|---|"]
     for r in report["bench"]:
         if r["skipped"]:
             lines.append(f"| {r['variant']} | {r['batch']} | skipped: {r['skipped']} | | | |")

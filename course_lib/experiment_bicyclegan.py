@@ -40,7 +40,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from course_lib.data.shapes import classify_modes
-from course_lib.experiment import _stacked, open_run, plot_history, run_folder_name
+from course_lib.experiment import (_stacked, open_run, plot_history, release_training_state,
+                                   run_folder_name)
 from course_lib.metrics.diversity import ModeCoverage, diversity, mode_coverage
 from course_lib.models import at_test_time
 from course_lib.models.bicyclegan import (BicycleDiscriminator, LatentEncoder,
@@ -493,6 +494,7 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
             raise
         finally:
             loop.config.steps = steps
+    release_training_state(model)       # a finished run keeps its networks, not Adam's state
 
     evaluation = None
     if val_data is not None:

@@ -43,7 +43,8 @@ from torch.utils.data import Dataset
 
 from course_lib.data.cache import InMemoryPairs
 from course_lib.data.streets import SyntheticStreets
-from course_lib.experiment import _positive, open_run, plot_history, run_folder_name
+from course_lib.experiment import (_positive, open_run, plot_history, release_training_state,
+                                   run_folder_name)
 from course_lib.losses import VGGPerceptualLoss
 from course_lib.metrics import FCNScore, Segmenter, fcn_score, sharpness_ratio
 from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy
@@ -452,6 +453,7 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
             raise
         finally:
             loop.config.steps = steps
+    release_training_state(model)       # a finished run keeps its networks, not Adam's state
     evaluation = evaluate_hd(model, val_data, segmenter) if val_data is not None else None
     return Pix2PixHDRun(name=name, model=model, setup=setup, history=loop.history,
                         evaluation=evaluation, evals=evals, val_pairs=val_data or {},

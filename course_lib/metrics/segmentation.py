@@ -48,7 +48,7 @@ from course_lib.metrics._checks import (
     check_images,
     check_num_classes,
 )
-from course_lib.profiles import cap_steps
+from course_lib.profiles import MAX_STEPS_VAR, cap_steps, max_steps
 
 __all__ = [
     "SegmenterConfig",
@@ -390,7 +390,9 @@ def train_segmenter(images: torch.Tensor, class_maps: torch.Tensor, num_classes:
     model.train()
     start = time.perf_counter()
     loss_value = float("nan")
-    bar = tqdm(range(steps), desc="training segmenter", disable=not progress, leave=False)
+    cap = max_steps()
+    desc = "training segmenter" + (f" [{MAX_STEPS_VAR}={cap}]" if cap is not None else "")
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         idx = torch.randint(0, x.shape[0], (min(batch_size, x.shape[0]),), generator=gen)
         xb, yb = x[idx.to(device)], y[idx.to(device)]

@@ -34,7 +34,7 @@ test-slow: setup
 
 # Every solution notebook at the gpu profile's sizes (256 px, 64 filters, pix2pixHD at
 # 256x512 and 512x1024) on the CPU, each training run capped at 2 steps: wall time and peak
-# memory per notebook. About 25 minutes on 2 cores (docs/gpu_budget.md), so not in `make test`.
+# memory per notebook. About 54 minutes on 2 shared cores (docs/gpu_budget.md): not in `make test`.
 test-gpu-dry: setup
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(BIN)/python tools/gpu_dry_run.py --max-steps 2
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 KERNEL := i2i-course
 
-.PHONY: setup lab test test-slow notebooks strip bench clean
+.PHONY: setup lab test test-slow test-gpu-dry gpu-check notebooks strip bench clean
 
 # Create .venv, install course_lib (editable) with everything the notebooks and tests
 # use, and register a Jupyter kernel. Re-runs only when pyproject.toml changes.
@@ -31,6 +31,17 @@ test: setup
 # The paper-claim tests: the cpu profile, minutes per claim.
 test-slow: setup
 	COURSE_PROFILE=cpu MPLBACKEND=Agg $(BIN)/python -m pytest -m slow -p no:nbval tests
+
+# Every solution notebook at the gpu profile's sizes (256 px, 64 filters, pix2pixHD at
+# 256x512 and 512x1024) on the CPU, each training run capped at 2 steps: wall time and peak
+# memory per notebook. About 54 minutes on 2 shared cores (docs/gpu_budget.md): not in `make test`.
+test-gpu-dry: setup
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(BIN)/python tools/gpu_dry_run.py --max-steps 2
+
+# On a CUDA machine: measure the GPU (speed settings, each notebook's training cell) in a few
+# minutes, write docs/gpu_measured.md and fill the README's gpu column. Refuses without CUDA.
+gpu-check: setup
+	$(BIN)/python tools/gpu_check.py
 
 # Regenerate notebooks/ (student versions) from solutions/, stripping outputs. Student
 # notebooks holding a learner's work are kept unless FORCE=1.

@@ -55,7 +55,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["VARIANTS", "Result", "add_arguments", "run", "flops_per_pair", "measure",
-           "device_jitter", "peak_tflops", "main"]
+           "device_jitter", "peak_tflops", "main", "TRAIN_KINDS", "build_trainer",
+           "train_flops_per_pair", "TrainMemory", "estimate_train_memory"]
 
 # Dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, for the MFU.
 _PEAK_BF16_TFLOPS: dict[str, float] = {
@@ -486,3 +487,137 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     run(parser.parse_args(argv))
+
+
+# --------------------------------------------------------------------------- every model
+
+
+TRAIN_KINDS: tuple[str, ...] = ("pix2pix", "pix2pixhd", "pix2pixhd_enhancer", "bicyclegan")
+
+
+def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
+                  ) -> tuple[Any, dict[str, torch.Tensor]]:
+    """The trainer of a notebook's main model at profile ``P`` and one batch for it.
+
+    ``kind``: ``"pix2pix"`` (U-Net + 70x70 PatchGAN at ``P.image_size``), ``"pix2pixhd"``
+    (G1 + multi-scale D on street scenes at ``P.hd_size``), ``"pix2pixhd_enhancer"`` (G1 + G2
+    at twice that, joint phase) or ``"bicyclegan"`` (the hybrid at ``P.image_size``).
+    The batch is ``P.batch_size`` pairs (pix2pixHD: its setup's batch), drawn from the
+    course's procedural datasets and moved to ``device``.
+    """
+    from dataclasses import replace as _replace
+
+    if kind not in TRAIN_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}: use one of {', '.join(TRAIN_KINDS)}")
+    torch.manual_seed(0)
+    if kind == "pix2pix":
+        from course_lib.experiment import default_discriminator, default_generator
+        from course_lib.train.pix2pix import Pix2Pix, Pix2PixConfig
+
+        model: Any = Pix2Pix(default_generator(P).to(device), default_discriminator(P).to(device),
+                             Pix2PixConfig(steps=10, amp=amp))  # type: ignore[arg-type]
+        n = P.batch_size
+        batch = {k: torch.rand(n, 3, P.image_size, P.image_size) * 2 - 1 for k in ("A", "B")}
+    elif kind == "bicyclegan":
+        from course_lib.experiment_bicyclegan import default_bicycle_networks
+        from course_lib.train.bicyclegan import BicycleGAN, BicycleGANConfig
+
+        nets = default_bicycle_networks(P, "bicyclegan", "all", norm="batch")
+        nets = {k: (v.to(device) if v is not None else None) for k, v in nets.items()}
+        model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"],  # type: ignore[arg-type]
+                           BicycleGANConfig(steps=10))
+        n = max(2, P.batch_size - P.batch_size % 2)
+        batch = {k: torch.rand(n, 3, P.image_size, P.image_size) * 2 - 1 for k in ("A", "B")}
+    else:
+        from course_lib.data.streets import SyntheticStreets
+        from course_lib.experiment_pix2pixhd import hd_setup
+        from course_lib.train.pix2pixhd import Pix2PixHDConfig
+        from course_lib.train.pix2pixhd_setup import build_pix2pixhd
+
+        k = 1 if kind == "pix2pixhd_enhancer" else 0
+        setup = hd_setup(P, enhancers=k)
+        data = SyntheticStreets(image_size=(setup.height, setup.width), split="train")
+        items = [data[i] for i in range(setup.batch_size)]
+        batch = {key: torch.stack([it[key] for it in items]) for key in items[0]
+                 if torch.is_tensor(items[0][key])}
+        cfg = Pix2PixHDConfig(num_classes=data.num_classes, steps=10, amp=amp)
+        setup = _replace(setup, use_boundary=cfg.use_boundary, use_features=cfg.use_features)
+        global_g = None
+        if k:
+            global_g = build_pix2pixhd(hd_setup(P), data.num_classes, cfg).G
+        model = build_pix2pixhd(setup, data.num_classes, cfg, device=device,
+                                global_generator=global_g)
+    return model, {key: v.to(device) for key, v in batch.items()}
+
+
+def train_flops_per_pair(kind: str, P: Any) -> float:
+    """FLOPs of one training step of ``kind`` at profile ``P``, per training pair.
+
+    Counted as :func:`flops_per_pair` counts pix2pix's (``torch.utils.flop_counter``, one
+    eager fp32 step on the CPU, 2 FLOPs per multiply-add), divided by the batch.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, batch = build_trainer(kind, P, "cpu")
+    with FlopCounterMode(display=False) as fc:
+        model.train_step(batch)
+    return float(fc.get_total_flops()) / int(batch["A"].shape[0] if "A" in batch
+                                             else batch["B"].shape[0])
+
+
+@dataclass(frozen=True)
+class TrainMemory:
+    """Estimated GPU memory of one training step (bytes); see :func:`estimate_train_memory`."""
+
+    kind: str
+    batch: int
+    parameters: int
+    states: int
+    activations: int
+
+    @property
+    def total(self) -> int:
+        return self.states + self.activations
+
+    def with_overheads(self) -> int:
+        """``total`` + 20 % (allocator fragmentation, cuDNN workspaces, transient buffers of
+        the backward pass) + 0.5 GiB (the CUDA context)."""
+        return int(1.2 * self.total + 0.5 * 2**30)
+
+
+def estimate_train_memory(kind: str, P: Any) -> TrainMemory:
+    """Estimate the GPU memory of one training step of ``kind`` at profile ``P``, in float32.
+
+    * weights, gradients and Adam's two moments: 16 bytes per trained parameter;
+    * activations: pix2pixHD by :func:`~course_lib.train.pix2pixhd_setup.estimate_memory`
+      (the joint phase, probed at a reduced size and extrapolated); pix2pix and BicycleGAN by
+      counting every distinct storage autograd saves during one whole training step at the
+      full resolution, at batch 1 (BicycleGAN: 2, one pair per branch), scaled to the
+      profile's batch. That counts D's graph and G's as if they were alive together, so it
+      is an upper bound there.
+
+    It is an estimate, not a measurement: float32 (autocast saves most activations in
+    half precision, so AMP needs less), without the CUDA context and workspaces (see
+    :meth:`TrainMemory.with_overheads`).
+    """
+    from dataclasses import replace as _replace
+
+    if kind in ("pix2pixhd", "pix2pixhd_enhancer"):
+        from course_lib.data.streets import SyntheticStreets
+        from course_lib.experiment_pix2pixhd import hd_setup
+        from course_lib.train.pix2pixhd_setup import estimate_memory
+
+        setup = hd_setup(P, enhancers=1 if kind == "pix2pixhd_enhancer" else 0)
+        classes = SyntheticStreets(image_size=(32, 64)).num_classes
+        est = estimate_memory(setup, classes, phase="joint")
+        return TrainMemory(kind, setup.batch_size, est.parameters, est.states, est.activations)
+    from course_lib.train.pix2pixhd_setup import _saved_bytes
+
+    probe_batch = 2 if kind == "bicyclegan" else 1
+    model, batch = build_trainer(kind, _replace(P, batch_size=probe_batch), "cpu")
+    modules = list(model.modules.values())
+    params = {p.untyped_storage().data_ptr() for m in modules for p in m.parameters()}
+    n_params = sum(p.numel() for m in modules for p in m.parameters() if p.requires_grad)
+    saved = _saved_bytes(lambda: model.train_step(batch), params)
+    scale = P.batch_size / probe_batch
+    return TrainMemory(kind, P.batch_size, n_params, 16 * n_params, int(saved * scale))

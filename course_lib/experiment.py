@@ -50,7 +50,7 @@ from course_lib.data.cache import InMemoryPairs
 from course_lib.metrics import (FCNScore, Segmenter, color_spread_ratio, fcn_score,
                                 load_or_train_segmenter, sharpness_ratio)
 from course_lib.models import PatchDiscriminator, UNetGenerator, at_test_time
-from course_lib.profiles import Profile
+from course_lib.profiles import Profile, cap_steps, scale_to_cap
 from course_lib.train.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
 from course_lib.train.pix2pix import Pix2Pix, Pix2PixConfig
@@ -59,7 +59,7 @@ from course_lib.train.plain import from_plain, to_plain
 __all__ = [
     "TestMode", "default_generator", "default_discriminator",
     "segmenter_for", "Evaluation", "generate", "evaluate_generator", "Pix2PixRun",
-    "train_pix2pix", "train_variants", "run_folder_name",
+    "train_pix2pix", "train_variants", "run_folder_name", "release_training_state",
     "plot_history", "results_table", "print_results", "compare_outputs",
 ]
 
@@ -454,7 +454,8 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
                   seed: int = 0,
                   name: str = "pix2pix",
                   progress: bool = True,
-                  channels_last: bool = False) -> Pix2PixRun:
+                  channels_last: bool = False,
+                  amp: str | None = "profile") -> Pix2PixRun:
     """Train a pix2pix variant on ``train_set`` under profile ``P``, then evaluate it.
 
     The training step is the paper's (Sec. 3.3, Eq. 4; Adam and schedule of Sec. 6.2); the
@@ -495,12 +496,19 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         channels_last: store the networks and batches in channels_last memory format (faster
             convolutions on recent GPUs, usually together with ``config.amp="bf16"``; see
             ``benchmarks/train_speed.py --paper``). Mixed precision itself is ``config.amp``.
+        amp: ``"profile"`` (default): ``config.amp`` if set, else the profile's choice for
+            its device (``P.amp``: none on a CPU; bf16, or fp16 with a gradient scaler, on
+            CUDA); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+
+    ``$COURSE_MAX_STEPS`` caps ``steps`` (and moves ``stop_after`` to the same place in the
+    shorter run) for dry runs; the progress bar says so.
 
     Returns:
         a :class:`Pix2PixRun`.
     """
     _check_test_mode(test_mode)
-    steps = _positive(P.steps if steps is None else steps, "steps")
+    planned = _positive(P.steps if steps is None else steps, "steps")
+    steps = cap_steps(planned)                     # $COURSE_MAX_STEPS, for dry runs
     num_samples = _positive(num_samples, "num_samples")
     eval_every = _positive(eval_every, "eval_every", allow_zero=True)
     if sample_every is None:
@@ -510,12 +518,16 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         checkpoint_every = max(1, steps // 10) if run_dir is not None else 0
     checkpoint_every = _positive(checkpoint_every, "checkpoint_every", allow_zero=True)
     if stop_after is not None:
-        stop_after = min(_positive(stop_after, "stop_after"), steps)
+        stop_after = scale_to_cap(_positive(stop_after, "stop_after"), planned, steps)
     n_train = len(train_set)  # type: ignore[arg-type]
     if n_train < P.batch_size:
         raise ValueError(f"train_set has {n_train} pairs, fewer than one batch of "
                          f"P.batch_size={P.batch_size}")
     config = replace(config or Pix2PixConfig(), steps=steps)
+    if config.amp is None and amp == "profile":
+        config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
+    elif amp != "profile":
+        config = replace(config, amp=amp)
     device = torch.device(P.device)
 
     probe = train_set[0]
@@ -607,6 +619,7 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         finally:
             loop.config.steps = steps
         save_extras()
+    release_training_state(model)
 
     evaluation = None
     if val_data is not None:
@@ -620,6 +633,22 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
 
 
 # --------------------------------------------------------------------------- reporting
+
+
+def release_training_state(model: Any) -> None:
+    """Free what only further training needs: the last gradients and the optimizers' moments.
+
+    A returned run keeps its networks (on the device) for evaluation and sampling; Adam's two
+    moments and the gradients are 12 more bytes per parameter, which would stay allocated as
+    long as the notebook holds the run. At the gpu profile that is 2.1 GiB per pix2pixHD run
+    (G1 has 188 M parameters): notebook 05 keeps six of them, more than a 16 GB T4 holds
+    beside the run in training. Training continues from a run folder's checkpoint, which
+    holds the moments; calling the trainer's ``train_step`` on a released model starts Adam's
+    moments afresh.
+    """
+    for opt in getattr(model, "optimizers", {}).values():
+        opt.zero_grad(set_to_none=True)
+        opt.state.clear()
 
 
 def run_folder_name(name: str) -> str:

@@ -40,12 +40,13 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from course_lib.data.shapes import classify_modes
-from course_lib.experiment import _stacked, open_run, plot_history, run_folder_name
+from course_lib.experiment import (_stacked, open_run, plot_history, release_training_state,
+                                   run_folder_name)
 from course_lib.metrics.diversity import ModeCoverage, diversity, mode_coverage
 from course_lib.models import at_test_time
 from course_lib.models.bicyclegan import (BicycleDiscriminator, LatentEncoder,
                                           LatentUNetGenerator, encoder_blocks)
-from course_lib.profiles import Profile
+from course_lib.profiles import Profile, cap_steps, scale_to_cap
 from course_lib.train.bicyclegan import VARIANTS, BicycleGAN, BicycleGANConfig
 from course_lib.train.checkpoint import unwrap
 from course_lib.train.plain import from_plain, to_plain
@@ -386,7 +387,7 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
                      run_dir: str | Path | None = None, num_z: int = DEFAULT_NUM_Z,
                      eval_every: int = 0, checkpoint_every: int | None = None,
                      stop_after: int | None = None, seed: int = 0, name: str | None = None,
-                     progress: bool = True) -> BicycleRun:
+                     progress: bool = True, amp: str | None = "profile") -> BicycleRun:
     """Train one BicycleGAN variant on ``train_set`` under profile ``P``, then count its modes.
 
     Args:
@@ -413,20 +414,29 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         seed: seeds the networks' initial weights, the codes and the batch order.
         name: label of the run (default: the variant and the injection).
         progress: show a ``tqdm`` progress bar.
+        amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (mixed precision on CUDA,
+            chosen by the device); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+
+    ``$COURSE_MAX_STEPS`` caps ``steps`` (and moves ``stop_after`` to the same place).
     """
-    steps = _positive(P.steps if steps is None else steps, "steps")
+    planned = _positive(P.steps if steps is None else steps, "steps")
+    steps = cap_steps(planned)                     # $COURSE_MAX_STEPS, for dry runs
     num_z = _positive(num_z, "num_z")
     eval_every = _positive(eval_every, "eval_every", allow_zero=True)
     if checkpoint_every is None:
         checkpoint_every = max(1, steps // 10) if run_dir is not None else 0
     checkpoint_every = _positive(checkpoint_every, "checkpoint_every", allow_zero=True)
     if stop_after is not None:
-        stop_after = min(_positive(stop_after, "stop_after"), steps)
+        stop_after = scale_to_cap(_positive(stop_after, "stop_after"), planned, steps)
     n_train = len(train_set)  # type: ignore[arg-type]
     if n_train < P.batch_size:
         raise ValueError(f"train_set has {n_train} pairs, fewer than one batch of "
                          f"P.batch_size={P.batch_size}")
     config = replace(config or BicycleGANConfig(), variant=variant, steps=steps)
+    if config.amp is None and amp == "profile":
+        config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
+    elif amp != "profile":
+        config = replace(config, amp=amp)
     if variant == "bicyclegan" and P.batch_size % 2:
         raise ValueError(f"the hybrid splits each batch between its two branches: profile "
                          f"{P.name!r} has an odd batch size {P.batch_size}")
@@ -488,6 +498,7 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
             raise
         finally:
             loop.config.steps = steps
+    release_training_state(model)       # a finished run keeps its networks, not Adam's state
 
     evaluation = None
     if val_data is not None:

@@ -43,13 +43,14 @@ from torch.utils.data import Dataset
 
 from course_lib.data.cache import InMemoryPairs
 from course_lib.data.streets import SyntheticStreets
-from course_lib.experiment import _positive, open_run, plot_history, run_folder_name
+from course_lib.experiment import (_positive, open_run, plot_history, release_training_state,
+                                   run_folder_name)
 from course_lib.losses import VGGPerceptualLoss
 from course_lib.metrics import FCNScore, Segmenter, fcn_score, sharpness_ratio
 from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy
 from course_lib.models.clusters import FeatureClusters, collect_instance_features
 from course_lib.models.pix2pixhd import GlobalGenerator, LocalEnhancer, max_num_D
-from course_lib.profiles import Profile
+from course_lib.profiles import Profile, cap_steps, scale_to_cap
 from course_lib.train.checkpoint import save_checkpoint, unwrap
 from course_lib.train.plain import from_plain, to_plain
 from course_lib.train.engine import History, LoopConfig, TrainingLoop
@@ -61,13 +62,19 @@ __all__ = ["hd_setup", "streets_pairs", "HDEvaluation", "hd_outputs", "evaluate_
            "fit_feature_clusters", "hd_results_table", "print_hd_results", "show_hd_outputs",
            "touching_window"]
 
-# Residual blocks of G1 and batch size per profile (the gpu profile uses the paper's).
+# Residual blocks of G1 and batch sizes (G1 alone, G1 + G2) per profile.
 # cpu: 9 blocks at ngf 32 cost ~0.5 s per step on 2 cores; 4 keep G1's depth (4
 # down-samplings, 70x70 D) and fit five runs in the notebook's ten minutes.
+# gpu: the paper's blocks; batch 2 for G1 (the paper's is 1; instance norm makes the batch
+# size a matter of speed only) and 1 for the enhancer, so that notebook 05 fits 30 minutes
+# of a Colab T4 (course_lib.gpu_budget) and 16 GB.
 _PROFILE_SIZES: dict[str, dict[str, int]] = {
-    "ci": {"n_blocks_global": 1, "n_blocks_local": 1, "batch_size": 2, "nef": 4},
-    "cpu": {"n_blocks_global": 4, "n_blocks_local": 3, "batch_size": 1, "nef": 16},
-    "gpu": {"n_blocks_global": 9, "n_blocks_local": 3, "batch_size": 1, "nef": 16},
+    "ci": {"n_blocks_global": 1, "n_blocks_local": 1, "batch_size": 2, "batch_size_local": 2,
+           "nef": 4},
+    "cpu": {"n_blocks_global": 4, "n_blocks_local": 3, "batch_size": 1, "batch_size_local": 1,
+            "nef": 16},
+    "gpu": {"n_blocks_global": 9, "n_blocks_local": 3, "batch_size": 2, "batch_size_local": 1,
+            "nef": 16},
 }
 
 
@@ -86,7 +93,8 @@ def hd_setup(P: Profile, enhancers: int = 0, **overrides: Any) -> HDSetup:
     kwargs: dict[str, Any] = dict(
         height=h, width=w, n_local_enhancers=enhancers, ngf=max(1, ngf), ndf=P.ndf,
         num_D=max(1, min(3, max_num_D(h, w, 3))), n_blocks_global=sizes["n_blocks_global"],
-        n_blocks_local=sizes["n_blocks_local"], batch_size=sizes["batch_size"],
+        n_blocks_local=sizes["n_blocks_local"],
+        batch_size=sizes["batch_size_local" if enhancers else "batch_size"],
         nef=sizes["nef"])
     kwargs.update(overrides)
     return HDSetup(**kwargs)
@@ -326,7 +334,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
                     vgg: VGGPerceptualLoss | None = None,
                     seed: int = 0,
                     name: str = "pix2pixHD",
-                    progress: bool = True) -> Pix2PixHDRun:
+                    progress: bool = True,
+                    amp: str | None = "profile") -> Pix2PixHDRun:
     """Train a pix2pixHD variant on street scenes under profile ``P``, then evaluate it.
 
     Args:
@@ -352,17 +361,35 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
         seed: initial weights and batch order.
         name: label of the run.
         progress: show a ``tqdm`` bar.
+        amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (mixed precision on CUDA,
+            chosen by the device); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+
+    ``$COURSE_MAX_STEPS`` caps ``steps``; the phases, ``eval_at`` and ``stop_after`` move to
+    the same places in the shorter run.
     """
-    steps = _positive(P.steps if steps is None else steps, "steps")
+    planned = _positive(P.steps if steps is None else steps, "steps")
+    steps = cap_steps(planned)                     # $COURSE_MAX_STEPS, for dry runs
     if checkpoint_every is None:
         checkpoint_every = max(1, steps // 10) if run_dir is not None else 0
     checkpoint_every = _positive(checkpoint_every, "checkpoint_every", allow_zero=True)
     if stop_after is not None:
-        stop_after = min(_positive(stop_after, "stop_after"), steps)
+        stop_after = scale_to_cap(_positive(stop_after, "stop_after"), planned, steps)
     num_classes = getattr(train_set, "num_classes", None)
     if not num_classes:
         raise ValueError("train_set has no num_classes: use SyntheticStreets (or set it)")
-    config = replace(config or Pix2PixHDConfig(), num_classes=int(num_classes), steps=steps)
+    config = config or Pix2PixHDConfig()
+    if steps < planned:    # a capped dry run: the phases and evaluations keep their places
+        config = replace(config,
+                         global_steps=scale_to_cap(config.global_steps, planned, steps),
+                         fix_global_steps=scale_to_cap(config.fix_global_steps, planned, steps))
+        if config.global_steps + config.fix_global_steps > steps:
+            config = replace(config, fix_global_steps=steps - config.global_steps)
+        eval_at = [scale_to_cap(int(s), planned, steps) for s in eval_at]
+    config = replace(config, num_classes=int(num_classes), steps=steps)
+    if config.amp is None and amp == "profile":
+        config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
+    elif amp != "profile":
+        config = replace(config, amp=amp)
     probe = train_set[0]
     h, w = (int(s) for s in probe["B"].shape[-2:])
     enhanced = global_generator is not None or config.global_steps or config.fix_global_steps
@@ -431,6 +458,7 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
             raise
         finally:
             loop.config.steps = steps
+    release_training_state(model)       # a finished run keeps its networks, not Adam's state
     evaluation = evaluate_hd(model, val_data, segmenter) if val_data is not None else None
     return Pix2PixHDRun(name=name, model=model, setup=setup, history=loop.history,
                         evaluation=evaluation, evals=evals, val_pairs=val_data or {},

@@ -30,7 +30,7 @@ from torch import nn
 
 import course_lib
 from course_lib.data.resolve import DataChoice, data_from_spec, resolve_data
-from course_lib.profiles import PROFILES
+from course_lib.profiles import PROFILES, cap_steps
 from course_lib.recipes import Recipe, TrainSettings, get_recipe
 from course_lib.run_dir import RunDir, hold_run_folder
 from course_lib.train.checkpoint import load_checkpoint, unwrap
@@ -237,6 +237,7 @@ def _train(recipe: Recipe, ctx: DistributedContext, held: contextlib.ExitStack, 
             steps = max(1, math.ceil(epochs * (n_train // batch_size)))
     if steps < 1:
         raise ValueError(f"--steps must be positive, got {steps}")
+    steps = cap_steps(steps)                       # $COURSE_MAX_STEPS, for dry runs
     test_mode = test_mode or recipe.default_test_mode
     if num_workers is None:
         num_workers = 0 if choice.kind == "procedural" else int(sizes.get("num_workers", 4))

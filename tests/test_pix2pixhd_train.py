@@ -140,7 +140,8 @@ def test_hd_setup_follows_the_profile() -> None:
     assert (g1.height, g1.width, g1.ngf, g1.num_D) == (64, 128, 32, 2)
     assert (g2.height, g2.width, g2.ngf, g2.global_ngf, g2.num_D) == (128, 256, 16, 32, 3)
     gpu = hd_setup(get_profile("gpu", device="cpu"))
-    assert (gpu.ngf, gpu.n_blocks_global, gpu.num_D, gpu.batch_size) == (64, 9, 3, 1)
+    assert (gpu.ngf, gpu.n_blocks_global, gpu.num_D, gpu.batch_size) == (64, 9, 3, 2)
+    assert hd_setup(get_profile("gpu", device="cpu"), enhancers=1).batch_size == 1
 
 
 def test_train_resume_and_settings_check(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ from course_lib.metrics._checks import (
     check_images,
     check_num_classes,
 )
+from course_lib.profiles import MAX_STEPS_VAR, cap_steps, max_steps
 
 __all__ = [
     "SegmenterConfig",
@@ -390,7 +391,9 @@ def train_segmenter(images: torch.Tensor, class_maps: torch.Tensor, num_classes:
     model.train()
     start = time.perf_counter()
     loss_value = float("nan")
-    bar = tqdm(range(steps), desc="training segmenter", disable=not progress, leave=False)
+    cap = max_steps()
+    desc = "training segmenter" + (f" [{MAX_STEPS_VAR}={cap}]" if cap is not None else "")
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         idx = torch.randint(0, x.shape[0], (min(batch_size, x.shape[0]),), generator=gen)
         xb, yb = x[idx.to(device)], y[idx.to(device)]
@@ -567,6 +570,9 @@ def load_or_train_segmenter(dataset_name: str, image_size: int | tuple[int, int]
     y = check_class_maps(class_maps, "class_maps", num_classes, size=size, batch=x.shape[0])
     if batch_size is None:
         batch_size = default_batch_size(*size)
+    # $COURSE_MAX_STEPS (dry runs) caps the training too; the cache records the steps taken,
+    # so a capped segmenter is never reused by a full run.
+    steps = cap_steps(_check_positive_int(steps, "steps"))
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"{dataset_name}_{size[0]}x{size[1]}_k{num_classes}_seed{seed}.pt"
     wanted = {"dataset_name": dataset_name, "image_size": list(size), "steps": steps,

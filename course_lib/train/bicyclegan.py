@@ -42,6 +42,7 @@ one process trains on the same global batch.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -79,6 +80,8 @@ class BicycleGANConfig:
             is E's only loss.
         lr, beta1, beta2: Adam's settings for G, E and the discriminators.
         steps: total steps (for the learning-rate schedule); ``decay_start`` defaults to half.
+        amp: ``None``, ``"bf16"`` or ``"fp16"`` autocast (fp16 uses a gradient scaler); the
+            losses (L1, KL, latent L1) are computed in float32.
     """
 
     variant: str = "bicyclegan"
@@ -96,8 +99,11 @@ class BicycleGANConfig:
     beta2: float = 0.999
     steps: int = 1000
     decay_start: int | None = None
+    amp: str | None = None
 
     def __post_init__(self) -> None:
+        if self.amp not in (None, "bf16", "fp16"):
+            raise ValueError(f"amp={self.amp!r}: use None, 'bf16' or 'fp16'")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant={self.variant!r} is not known: use one of "
                              f"{', '.join(map(repr, VARIANTS))}")
@@ -259,6 +265,14 @@ class BicycleGAN:
             k: linear_decay_scheduler(o, cfg.steps, cfg.decay_start)
             for k, o in self.optimizers.items()}
         self.gan_loss = GANLoss(cfg.gan_mode)
+        self._device_type = next(self.G.parameters()).device.type
+        self.scaler = torch.amp.GradScaler(self._device_type, enabled=cfg.amp == "fp16")
+
+    def _autocast(self):  # type: ignore[no-untyped-def]
+        if self.config.amp is None:
+            return nullcontext()
+        dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
+        return torch.autocast(self._device_type, dtype=dtype)
 
     def _d_input(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.cat([a, b], dim=1) if self.config.conditional_D else b
@@ -267,12 +281,13 @@ class BicycleGAN:
                 fake: torch.Tensor) -> tuple[float, float, float]:
         """One update of D: real -> "real", detached fake -> "fake". Returns (loss, D(real),
         D(fake)) as floats."""
-        pred_real, pred_fake = D(real), D(fake.detach())
-        loss = (multiscale_gan_loss(self.gan_loss, pred_real, True)
-                + multiscale_gan_loss(self.gan_loss, pred_fake, False))
+        with self._autocast():
+            pred_real, pred_fake = D(real), D(fake.detach())
+            loss = (multiscale_gan_loss(self.gan_loss, pred_real, True)
+                    + multiscale_gan_loss(self.gan_loss, pred_fake, False))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
         return loss.item(), _mean_output(pred_real), _mean_output(pred_fake)
 
     def _normal(self, n: int, device: torch.device, dtype: torch.dtype | None = None
@@ -323,13 +338,15 @@ class BicycleGAN:
         out: dict[str, float] = {}
         # ---- generate (once; both updates use these images)
         fake_enc = fake_rnd = mu = logvar = z_rnd = None
-        if cfg.vae_branch:
-            assert self.E is not None
-            mu, logvar = self.E(b_enc)
-            fake_enc = self.G(a_enc, self.encode_z(mu, logvar))        # B -> z -> B^
-        if cfg.lr_branch or cfg.variant == "pix2pix+noise":
-            z_rnd = self.random_z(a_rnd.shape[0], device)
-            fake_rnd = self.G(a_rnd, z_rnd)                              # z -> B^
+        with self._autocast():
+            if cfg.vae_branch:
+                assert self.E is not None
+                mu, logvar = self.E(b_enc)
+                mu, logvar = mu.float(), logvar.float()
+                fake_enc = self.G(a_enc, self.encode_z(mu, logvar))    # B -> z -> B^
+            if cfg.lr_branch or cfg.variant == "pix2pix+noise":
+                z_rnd = self.random_z(a_rnd.shape[0], device)
+                fake_rnd = self.G(a_rnd, z_rnd)                          # z -> B^
 
         # ---- discriminators
         self.D.requires_grad_(True)
@@ -354,42 +371,44 @@ class BicycleGAN:
         if self.D2 is not None:
             self.D2.requires_grad_(False)
         loss_g = torch.zeros((), device=device)
-        if fake_enc is not None:
-            assert mu is not None and logvar is not None
-            g_gan = multiscale_gan_loss(self.gan_loss, self.D(self._d_input(a_enc, fake_enc)),
-                                        True, for_discriminator=False)
-            g_l1 = l1_loss(fake_enc, b_enc)
-            kl = kl_divergence(mu, logvar)
-            loss_g = loss_g + cfg.lambda_gan * g_gan + cfg.lambda_l1 * g_l1 + cfg.lambda_kl * kl
-            out.update(loss_G_GAN=g_gan.item(), loss_G_L1=g_l1.item(), loss_kl=kl.item())
-        if fake_rnd is not None:
-            assert z_rnd is not None
-            D = self.D2 if self.D2 is not None else self.D
-            g_gan2 = multiscale_gan_loss(self.gan_loss, D(self._d_input(a_rnd, fake_rnd)), True,
-                                         for_discriminator=False)
-            if cfg.variant == "bicyclegan":
-                loss_g = loss_g + cfg.lambda_gan2 * g_gan2
-                out["loss_G_GAN2"] = g_gan2.item()
-            else:
-                loss_g = loss_g + cfg.lambda_gan * g_gan2
-                out["loss_G_GAN"] = g_gan2.item()
-            if cfg.variant == "pix2pix+noise":
-                g_l1 = l1_loss(fake_rnd, b_rnd)
-                loss_g = loss_g + cfg.lambda_l1 * g_l1
-                out["loss_G_L1"] = g_l1.item()
-            else:
-                assert self.E is not None
-                z_l1 = latent_regression_loss(self.E, fake_rnd, z_rnd,
-                                              update_encoder=cfg.encoder_learns_latent)
-                loss_g = loss_g + cfg.lambda_latent * z_l1
-                out["loss_z_L1"] = z_l1.item()
+        with self._autocast():   # G's and E's losses (L1, KL in float32)
+            if fake_enc is not None:
+                assert mu is not None and logvar is not None
+                g_gan = multiscale_gan_loss(self.gan_loss, self.D(self._d_input(a_enc, fake_enc)),
+                                            True, for_discriminator=False)
+                g_l1 = l1_loss(fake_enc.float(), b_enc.float())
+                kl = kl_divergence(mu, logvar)
+                loss_g = loss_g + cfg.lambda_gan * g_gan + cfg.lambda_l1 * g_l1 + cfg.lambda_kl * kl
+                out.update(loss_G_GAN=g_gan.item(), loss_G_L1=g_l1.item(), loss_kl=kl.item())
+            if fake_rnd is not None:
+                assert z_rnd is not None
+                D = self.D2 if self.D2 is not None else self.D
+                g_gan2 = multiscale_gan_loss(self.gan_loss, D(self._d_input(a_rnd, fake_rnd)), True,
+                                             for_discriminator=False)
+                if cfg.variant == "bicyclegan":
+                    loss_g = loss_g + cfg.lambda_gan2 * g_gan2
+                    out["loss_G_GAN2"] = g_gan2.item()
+                else:
+                    loss_g = loss_g + cfg.lambda_gan * g_gan2
+                    out["loss_G_GAN"] = g_gan2.item()
+                if cfg.variant == "pix2pix+noise":
+                    g_l1 = l1_loss(fake_rnd.float(), b_rnd.float())
+                    loss_g = loss_g + cfg.lambda_l1 * g_l1
+                    out["loss_G_L1"] = g_l1.item()
+                else:
+                    assert self.E is not None
+                    z_l1 = latent_regression_loss(self.E, fake_rnd, z_rnd,
+                                                  update_encoder=cfg.encoder_learns_latent)
+                    loss_g = loss_g + cfg.lambda_latent * z_l1
+                    out["loss_z_L1"] = z_l1.item()
         for name in ("G", "E"):
             if name in self.optimizers:
                 self.optimizers[name].zero_grad(set_to_none=True)
-        loss_g.backward()
+        self.scaler.scale(loss_g).backward()
         for name in ("G", "E"):
             if name in self.optimizers:
-                self.optimizers[name].step()
+                self.scaler.step(self.optimizers[name])
+        self.scaler.update()
         self.D.requires_grad_(True)
         if self.D2 is not None:
             self.D2.requires_grad_(True)

@@ -33,6 +33,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from course_lib.profiles import MAX_STEPS_VAR, max_steps
 from course_lib.train.checkpoint import clean_state_dict, load_checkpoint, save_checkpoint, unwrap
 from course_lib.train.distributed import DistributedContext, average_values
 from course_lib.train.sampling import ShardedStepBatchSampler, StepBatchSampler
@@ -294,6 +295,9 @@ class TrainingLoop:
         if cfg.progress and cfg.rank == 0:
             from course_lib.progress import tqdm
 
+            cap = max_steps()
+            if cap is not None:           # a dry run: say so where the learner looks
+                desc = f"{desc} [{MAX_STEPS_VAR}={cap}]"
             bar = tqdm(total=cfg.steps, initial=self.step, desc=desc, unit="step")
         t0 = time.perf_counter()
         try:

@@ -49,7 +49,7 @@ from course_lib.losses import VGGPerceptualLoss
 from course_lib.metrics import FCNScore, Segmenter, fcn_score, sharpness_ratio
 from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy
 from course_lib.models.clusters import FeatureClusters, collect_instance_features
-from course_lib.models.pix2pixhd import GlobalGenerator, LocalEnhancer, max_num_D
+from course_lib.models.pix2pixhd import GlobalGenerator, max_num_D
 from course_lib.profiles import Profile, cap_steps, scale_to_cap
 from course_lib.train.checkpoint import save_checkpoint, unwrap
 from course_lib.train.plain import from_plain, to_plain

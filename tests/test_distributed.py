@@ -130,26 +130,33 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
     assert mean_synced < 1e-6 and mean_local > 100 * mean_synced, (mean_local, mean_synced)
 
 
-def test_torchrun_cli_only_rank0_writes_and_matches_one_process(tmp_path: Path) -> None:
-    common = ["--data", "facades", "--profile", "ci", "--steps", "3", "--no-dropout",
-              "--quiet", "--no-fcn", "--device", "cpu", "--sample-every", "3"]
+def run_torchrun(args: list[str], run_dir: Path, cwd: Path,
+                 timeout: int = 240) -> subprocess.CompletedProcess[str]:
+    """``torchrun --standalone --nproc_per_node 2 -m course_lib ARGS --run-dir RUN_DIR`` on
+    the CPU, one thread per process; retried once on a fresh folder, since the standalone
+    rendezvous can lose a race for its port. Asserts it succeeded and returns the result."""
+    import shutil
+
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     failures = []
-    for attempt in range(2):  # the standalone rendezvous can lose a race for its port: retry once
-        run_dir = tmp_path / "ddp"
+    for attempt in range(2):
         if run_dir.exists():
-            import shutil
-
             shutil.rmtree(run_dir)
         done = subprocess.run(
             [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-             "2", "-m", "course_lib", "train", "pix2pix", *common, "--run-dir", str(run_dir)],
-            capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+             "2", "-m", "course_lib", *args, "--run-dir", str(run_dir)],
+            capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
         if done.returncode == 0:
-            break
+            return done
         failures.append(f"attempt {attempt + 1}: rc {done.returncode}\n"
                         + done.stdout[-1500:] + done.stderr[-2500:])
-    assert done.returncode == 0, "\n".join(failures)
+    raise AssertionError("\n".join(failures))
+
+
+def test_torchrun_cli_only_rank0_writes_and_matches_one_process(tmp_path: Path) -> None:
+    common = ["--data", "facades", "--profile", "ci", "--steps", "3", "--no-dropout",
+              "--quiet", "--no-fcn", "--device", "cpu", "--sample-every", "3"]
+    done = run_torchrun(["train", "pix2pix", *common], tmp_path / "ddp", tmp_path, timeout=180)
     assert done.stdout.count("done: step 3 of 3") == 1                # rank 0 prints, once
     assert "(2 per process x 2)" in done.stdout
     assert main(["train", "pix2pix", *common, "--run-dir", str(tmp_path / "one")]) == 0

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from course_lib.train import TrainingLoop
 from course_lib.train import distributed as dd
 from course_lib.train.engine import LoopConfig
 from course_lib.train.sampling import ShardedStepBatchSampler, StepBatchSampler
+from test_distributed import run_torchrun
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 4
@@ -206,21 +205,9 @@ def _initial(key: str) -> torch.Tensor:
 ])
 def test_torchrun_cli_trains_pix2pixhd_and_bicyclegan(tmp_path: Path, model: str, data: str,
                                                       extra: list[str]) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    failures = []
-    for attempt in range(2):  # the standalone rendezvous can lose a race for its port: retry once
-        run_dir = tmp_path / f"ddp{attempt}"
-        done = subprocess.run(
-            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-             "2", "-m", "course_lib", "train", model, "--data", data, "--profile", "ci",
-             "--steps", "3", "--device", "cpu", "--quiet", "--no-fcn", "--run-dir",
-             str(run_dir), *extra],
-            capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
-        if done.returncode == 0:
-            break
-        failures.append(f"attempt {attempt + 1}: rc {done.returncode}\n"
-                        + done.stdout[-1500:] + done.stderr[-2500:])
-    assert done.returncode == 0, "\n".join(failures)
+    run_dir = tmp_path / "ddp"
+    done = run_torchrun(["train", model, "--data", data, "--profile", "ci", "--steps", "3",
+                         "--device", "cpu", "--quiet", "--no-fcn", *extra], run_dir, tmp_path)
     assert done.stdout.count("done: step 3 of 3") == 1                # rank 0 prints, once
     assert "per process x 2" in done.stdout
     import json

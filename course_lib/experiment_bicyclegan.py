@@ -196,6 +196,11 @@ def _num_modes(pairs: Any, num_modes: int | None) -> int:
     return int(k)
 
 
+def _fills(pairs: Any) -> str:
+    """The fill set of shapes pairs (``"patterned"`` unless the dataset says otherwise)."""
+    return str(getattr(pairs, "fills", "patterned"))
+
+
 def _interiors(data: Mapping[str, torch.Tensor]) -> torch.Tensor:
     if "class_map" not in data:
         raise ValueError("mode classification needs each input's 'class_map' (interior = 1); "
@@ -205,8 +210,8 @@ def _interiors(data: Mapping[str, torch.Tensor]) -> torch.Tensor:
 
 def evaluate_multimodal(generator: nn.Module, pairs: Dataset | Mapping[str, torch.Tensor],
                         num_modes: int | None = None, num_z: int = DEFAULT_NUM_Z,
-                        n: int | None = None, seed: int = 0, keep_images: bool = True
-                        ) -> MultimodalEvaluation:
+                        n: int | None = None, seed: int = 0, keep_images: bool = True,
+                        fills: str | None = None) -> MultimodalEvaluation:
     """Sample ``num_z`` outputs per validation input and count modes, validity and diversity.
 
     Args:
@@ -218,13 +223,15 @@ def evaluate_multimodal(generator: nn.Module, pairs: Dataset | Mapping[str, torc
         n: evaluate the first ``n`` inputs (default all).
         seed: seeds the codes.
         keep_images: keep the outputs in ``samples``.
+        fills: the fill set of the targets (default: ``pairs.fills``, else ``"patterned"``).
     """
     k = _num_modes(pairs, num_modes)
     data = _stacked(pairs, n)
     samples = sample_outputs(generator, data["A"], num_z, seed)      # (N, S, 3, H, W)
     masks = _interiors(data)
     s = samples.shape[1]
-    ids = classify_modes(samples.flatten(0, 1), masks.repeat_interleave(s, 0), k)
+    ids = classify_modes(samples.flatten(0, 1), masks.repeat_interleave(s, 0), k,
+                         fills=fills or _fills(pairs))
     ids = ids.reshape(samples.shape[0], s)
     return MultimodalEvaluation(
         coverage=mode_coverage(ids, k), num_modes=k,
@@ -248,7 +255,8 @@ def real_modes_evaluation(pairs: Dataset, n: int | None = None) -> MultimodalEva
     real = torch.stack([pairs.all_modes(int(i)) for i in indices])  # type: ignore[attr-defined]
     k = real.shape[1]
     masks = _interiors(data)
-    ids = classify_modes(real.flatten(0, 1), masks.repeat_interleave(k, 0), k).reshape(-1, k)
+    ids = classify_modes(real.flatten(0, 1), masks.repeat_interleave(k, 0), k,
+                         fills=_fills(pairs)).reshape(-1, k)
     return MultimodalEvaluation(coverage=mode_coverage(ids, k), num_modes=k,
                                 diversity=diversity(real), num_inputs=real.shape[0], num_z=k,
                                 mode_ids=ids, samples=real)
@@ -299,8 +307,8 @@ def encoded_mode_accuracy(generator: nn.Module, encoder: nn.Module,
             a = data["A"][i:i + batch_size].to(device)
             mu, _ = encoder(data["B"][i:i + batch_size].to(device))
             rebuilt.append(generator(a, mu).float().cpu())
-    truth = mode_distances(data["B"], masks, k).argmin(1)
-    guess = mode_distances(torch.cat(rebuilt), masks, k).argmin(1)
+    truth = mode_distances(data["B"], masks, k, _fills(pairs)).argmin(1)
+    guess = mode_distances(torch.cat(rebuilt), masks, k, _fills(pairs)).argmin(1)
     return EncodedCheck(accuracy=float((guess == truth).float().mean()), chance=1.0 / k,
                         num_inputs=int(truth.numel()))
 
@@ -480,7 +488,7 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
             return
         sub = {k: v[:16] for k, v in val_data.items()}
         evals.append((lp.step, evaluate_multimodal(model.G, sub, num_modes, num_z, seed=seed,
-                                                   keep_images=False)))
+                                                   keep_images=False, fills=_fills(val_set))))
         if run_path is not None:
             from course_lib.train.checkpoint import save_checkpoint
 
@@ -502,7 +510,8 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
 
     evaluation = None
     if val_data is not None:
-        evaluation = evaluate_multimodal(model.G, val_data, num_modes, num_z, seed=seed)
+        evaluation = evaluate_multimodal(model.G, val_data, num_modes, num_z, seed=seed,
+                                         fills=_fills(val_set))
     return BicycleRun(name=name, variant=variant, where_add=where_add, model=model,
                       history=loop.history, val_pairs=val_data or {}, evaluation=evaluation,
                       evals=evals, run_dir=run_path, seconds=loop.seconds,

@@ -28,7 +28,7 @@ import torch
 
 from course_lib.data.synthetic import RandomStream, SyntheticPairs, erode, pixel_grid, to_signed
 
-__all__ = ["FillMode", "FILL_MODES", "SyntheticShapes", "fill_outline", "mode_statistics",
+__all__ = ["FillMode", "FILL_MODES", "SOLID_FILL_MODES", "FILL_SETS", "SyntheticShapes", "fill_outline", "mode_statistics",
            "mode_distances", "classify_modes", "DEFAULT_MAX_DISTANCE"]
 
 SHAPE_KINDS = ("ellipse", "polygon", "irregular", "star", "cross", "rounded_rect", "blob")
@@ -55,7 +55,23 @@ FILL_MODES: tuple[FillMode, ...] = (
     FillMode("brown bars", (0.50, 0.30, 0.12), (0.74, 0.56, 0.32), "vstripes"),
     FillMode("violet", (0.48, 0.26, 0.86), (0.48, 0.26, 0.86), "solid"),
 )
+# Six clearly distinct solid colours (and two spares): the fill is one global property of the
+# image, so a generator at 32 px and a few thousand steps can learn to pick one from its code
+# (notebook 06 at the cpu profile). The patterned set above asks for texture as well.
+SOLID_FILL_MODES: tuple[FillMode, ...] = tuple(
+    FillMode(name, rgb, rgb, "solid") for name, rgb in (
+        ("red", (0.86, 0.14, 0.12)),
+        ("yellow", (0.98, 0.84, 0.16)),
+        ("green", (0.16, 0.62, 0.22)),
+        ("cyan", (0.12, 0.78, 0.86)),
+        ("blue", (0.16, 0.24, 0.90)),
+        ("magenta", (0.86, 0.16, 0.72)),
+        ("orange", (0.98, 0.52, 0.08)),
+        ("brown", (0.50, 0.30, 0.12)),
+    ))
+FILL_SETS: dict[str, tuple[FillMode, ...]] = {"patterned": FILL_MODES, "solid": SOLID_FILL_MODES}
 MAX_MODES = len(FILL_MODES)
+assert all(len(v) == MAX_MODES for v in FILL_SETS.values())
 DEFAULT_MAX_DISTANCE = 0.15  # in [0, 1] RGB units; see mode_distances
 
 
@@ -169,12 +185,19 @@ def _pattern(pattern: str, dx: torch.Tensor, dy: torch.Tensor, period: float) ->
     raise ValueError(f"unknown fill pattern {pattern!r}")
 
 
-def fill_outline(class_map: torch.Tensor, mode: int) -> torch.Tensor:
+def _fill_set(fills: str) -> tuple[FillMode, ...]:
+    if fills not in FILL_SETS:
+        raise ValueError(f"fills={fills!r}: use one of {', '.join(map(repr, FILL_SETS))}")
+    return FILL_SETS[fills]
+
+
+def fill_outline(class_map: torch.Tensor, mode: int, fills: str = "patterned") -> torch.Tensor:
     """Render the target for an outline: white background, black outline, filled interior.
 
     Args:
         class_map: int64 (H, W) with 0 background, 1 interior, 2 outline.
-        mode: index into :data:`FILL_MODES`.
+        mode: index into the fill set (:data:`FILL_MODES` or :data:`SOLID_FILL_MODES`).
+        fills: ``"patterned"`` (colour pairs and patterns) or ``"solid"`` (solid colours).
 
     Returns:
         float32 (3, H, W) in [-1, 1]. The pattern is anchored at the centroid of the shape
@@ -183,7 +206,7 @@ def fill_outline(class_map: torch.Tensor, mode: int) -> torch.Tensor:
     """
     if not 0 <= int(mode) < MAX_MODES:
         raise ValueError(f"mode must be in [0, {MAX_MODES - 1}], got {mode!r}")
-    fill = FILL_MODES[int(mode)]
+    fill = _fill_set(fills)[int(mode)]
     h, w = class_map.shape
     ys, xs = pixel_grid(h, w)
     inside = class_map > 0
@@ -246,34 +269,38 @@ def mode_statistics(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, var.clamp(min=0).sqrt()], 1)
 
 
-@lru_cache(maxsize=4)
-def _reference_statistics(num_modes: int) -> torch.Tensor:
+@lru_cache(maxsize=8)
+def _reference_statistics(num_modes: int, fills: str = "patterned") -> torch.Tensor:
     """(K, 6) statistics of each mode, measured once on a large reference disc."""
     size = 128
     ys, xs = pixel_grid(size, size)
     disc = ((ys - 0.5).square() + (xs - 0.5).square()) <= 0.4**2
     class_map = disc.long()
-    images = torch.stack([fill_outline(class_map, k) for k in range(num_modes)])
+    images = torch.stack([fill_outline(class_map, k, fills) for k in range(num_modes)])
     return mode_statistics(images, disc.expand(num_modes, size, size))
 
 
-def mode_distances(images: torch.Tensor, masks: torch.Tensor, num_modes: int = 6) -> torch.Tensor:
-    """Distance of each image's fill to each of the first ``num_modes`` modes: (N, K).
+def mode_distances(images: torch.Tensor, masks: torch.Tensor, num_modes: int = 6,
+                   fills: str = "patterned") -> torch.Tensor:
+    """Distance of each image's fill to each of the first ``num_modes`` modes of the fill set
+    ``fills``: (N, K).
 
     ``d = |mean - mean_k| + 0.5 |std - std_k|`` (Euclidean norms over RGB, [0, 1] units).
     The mean colour separates the modes; the spread term makes a blurred pattern (right mean,
     no contrast) count as far from its mode.
     """
     _check_num_modes(num_modes)
+    _fill_set(fills)
     stats = mode_statistics(images, masks)  # (N, 6)
-    ref = _reference_statistics(num_modes)  # (K, 6)
+    ref = _reference_statistics(num_modes, fills)  # (K, 6)
     d_mean = (stats[:, None, :3] - ref[None, :, :3]).norm(dim=-1)
     d_std = (stats[:, None, 3:] - ref[None, :, 3:]).norm(dim=-1)
     return d_mean + 0.5 * d_std
 
 
 def classify_modes(images: torch.Tensor, masks: torch.Tensor, num_modes: int = 6,
-                   max_distance: float = DEFAULT_MAX_DISTANCE) -> torch.Tensor:
+                   max_distance: float = DEFAULT_MAX_DISTANCE, fills: str = "patterned"
+                   ) -> torch.Tensor:
     """Nearest fill mode of each image, or -1 when it is not close to any mode.
 
     Args:
@@ -281,12 +308,13 @@ def classify_modes(images: torch.Tensor, masks: torch.Tensor, num_modes: int = 6
         masks: the interior of each outline (see :func:`mode_statistics`).
         num_modes: K of the dataset the images belong to.
         max_distance: largest :func:`mode_distances` value that still counts as the mode.
+        fills: the fill set the images were drawn from (``"patterned"`` or ``"solid"``).
 
     Returns:
         int64 (N,): the mode id in [0, K), or -1 for an invalid output (also for an empty
         interior).
     """
-    d = mode_distances(images, masks, num_modes)
+    d = mode_distances(images, masks, num_modes, fills)
     best, idx = d.min(1)
     valid = torch.isfinite(best) & (best <= max_distance)
     return torch.where(valid, idx, torch.full_like(idx, -1))
@@ -317,17 +345,21 @@ class SyntheticShapes(SyntheticPairs):
                                                            (0, 0, 0))
 
     def __init__(self, image_size: int | tuple[int, int] = 64, split: str = "train",
-                 seed: int = 0, length: int | None = None, num_modes: int = 6) -> None:
+                 seed: int = 0, length: int | None = None, num_modes: int = 6,
+                 fills: str = "patterned") -> None:
         super().__init__(image_size=image_size, split=split, seed=seed, length=length)
         self.num_modes = _check_num_modes(num_modes)
+        _fill_set(fills)
+        self.fills = fills
 
     def __repr__(self) -> str:
-        return super().__repr__()[:-1] + f", num_modes={self.num_modes})"
+        extra = "" if self.fills == "patterned" else f", fills={self.fills!r}"
+        return super().__repr__()[:-1] + f", num_modes={self.num_modes}{extra})"
 
     @property
     def modes(self) -> tuple[FillMode, ...]:
-        """The fill modes of this dataset (the first ``num_modes`` of :data:`FILL_MODES`)."""
-        return FILL_MODES[:self.num_modes]
+        """The fill modes of this dataset (the first ``num_modes`` of its fill set)."""
+        return _fill_set(self.fills)[:self.num_modes]
 
     def outline(self, index: int) -> torch.Tensor:
         """The class map (H, W) of sample ``index``: 0 background, 1 interior, 2 outline."""
@@ -353,17 +385,17 @@ class SyntheticShapes(SyntheticPairs):
         if isinstance(mode, bool) or not isinstance(mode, int) or \
                 not 0 <= mode < self.num_modes:
             raise ValueError(f"mode must be an int in [0, {self.num_modes - 1}], got {mode!r}")
-        return fill_outline(self.outline(index), mode)
+        return fill_outline(self.outline(index), mode, self.fills)
 
     def all_modes(self, index: int) -> torch.Tensor:
         """The K possible targets of sample ``index``: (K, 3, H, W)."""
         class_map = self.outline(index)
-        return torch.stack([fill_outline(class_map, k) for k in range(self.num_modes)])
+        return torch.stack([fill_outline(class_map, k, self.fills) for k in range(self.num_modes)])
 
     def classify(self, images: torch.Tensor, masks: torch.Tensor,
                  max_distance: float = DEFAULT_MAX_DISTANCE) -> torch.Tensor:
         """:func:`classify_modes` with this dataset's ``num_modes``."""
-        return classify_modes(images, masks, self.num_modes, max_distance)
+        return classify_modes(images, masks, self.num_modes, max_distance, self.fills)
 
     def make_sample(self, index: int) -> dict[str, Any]:
         class_map = self.outline(index)
@@ -371,7 +403,7 @@ class SyntheticShapes(SyntheticPairs):
         edges = torch.where(class_map == 2, -1.0, 1.0).expand(3, -1, -1).contiguous()
         return {
             "A": edges,
-            "B": fill_outline(class_map, mode),
+            "B": fill_outline(class_map, mode, self.fills),
             "class_map": class_map,
             "mode": mode,
             "index": index,

@@ -445,8 +445,8 @@ def seed_everything(seed: int = 0, deterministic: bool | None = None,
 
 def setup(profile: str | None = None, seed: int = 0, device: str | None = None,
           verbose: bool = True) -> Profile:
-    """Start a notebook: pick the profile, device and precision, seed everything, use the
-    physical cores (:func:`set_threads`), print a summary.
+    """Start a notebook: pick the profile, device and precision, seed everything, on a CPU use
+    the physical cores (:func:`set_threads`), print a summary.
 
     Args:
         profile: ``"ci"``, ``"cpu"`` or ``"gpu"``; default ``$COURSE_PROFILE`` or by device.
@@ -458,7 +458,9 @@ def setup(profile: str | None = None, seed: int = 0, device: str | None = None,
         The chosen :class:`Profile`, with its ``device``, precision and ``threads`` filled in.
     """
     prof = get_profile(profile, device)
-    prof = replace(prof, threads=set_threads())
+    # CPU training uses the physical cores; on CUDA PyTorch's own thread count stays.
+    threads = set_threads() if prof.device == "cpu" else torch.get_num_threads()
+    prof = replace(prof, threads=threads)
     seed_everything(seed, device=prof.device)
     if verbose:
         import course_lib

@@ -5,6 +5,7 @@ on any CPU."""
 from __future__ import annotations
 
 import math
+import shutil
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -184,15 +185,22 @@ def _fused_and_nhwc(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def _resumes(train_fn, P, train, val, tmp_path: Path, **kw) -> None:  # type: ignore[no-untyped-def]
+    whole = train_fn(P, train, None, steps=3, progress=False, **kw)
     first = train_fn(P, train, val, steps=3, stop_after=2, run_dir=tmp_path / "r",
                      progress=False, **kw)           # and evaluates the NHWC networks
     assert first.step == 2
     _finite(first)
     _fused_and_nhwc(first)
+    shutil.copytree(tmp_path / "r", tmp_path / "plain")
+    again = train_fn(P, train, None, steps=3, run_dir=tmp_path / "r", progress=False, **kw)
+    assert again.resumed_from == 2 and again.finished
+    for k, v in whole.G.state_dict().items():       # resume is exact under bf16 too
+        assert torch.equal(v, again.G.state_dict()[k]), k
     # continue with plain Adam and NCHW tensors: the checkpoint loads either way
-    second = train_fn(P, train, None, steps=3, run_dir=tmp_path / "r", progress=False,
+    second = train_fn(P, train, None, steps=3, run_dir=tmp_path / "plain", progress=False,
                       fused_adam=False, channels_last=False, **kw)
     assert second.resumed_from == 2 and second.finished
+    assert not any(g["fused"] for o in second.model.optimizers.values() for g in o.param_groups)
     _finite(second)
 
 

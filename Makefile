@@ -51,6 +51,7 @@ notebooks: setup
 bench: setup
 	$(BIN)/python benchmarks/data_speed.py
 	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python benchmarks/cpu_precision.py
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/mean_of_many.py
 	$(BIN)/python benchmarks/segmenter_accuracy.py

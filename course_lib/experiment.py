@@ -454,7 +454,8 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
                   seed: int = 0,
                   name: str = "pix2pix",
                   progress: bool = True,
-                  channels_last: bool = False,
+                  channels_last: bool | None = None,
+                  fused_adam: bool | None = None,
                   amp: str | None = "profile") -> Pix2PixRun:
     """Train a pix2pix variant on ``train_set`` under profile ``P``, then evaluate it.
 
@@ -494,11 +495,16 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         name: label of the run in tables and figures.
         progress: show a ``tqdm`` progress bar.
         channels_last: store the networks and batches in channels_last memory format (faster
-            convolutions on recent GPUs, usually together with ``config.amp="bf16"``; see
-            ``benchmarks/train_speed.py --paper``). Mixed precision itself is ``config.amp``.
+            convolutions under bf16 on CPUs and on recent GPUs, usually together with
+            ``config.amp="bf16"``; see ``benchmarks/train_speed.py --paper``); ``None``
+            (default): the profile's choice (``P.channels_last``, on with bf16 on a CPU).
+            Mixed precision itself is ``config.amp``.
+        fused_adam: fused Adam kernels (speed only; checkpoints load either way); ``None``
+            (default): the profile's choice (``P.fused_adam``).
         amp: ``"profile"`` (default): ``config.amp`` if set, else the profile's choice for
-            its device (``P.amp``: none on a CPU; bf16, or fp16 with a gradient scaler, on
-            CUDA); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+            its device (``P.amp``: bf16 on a CPU with native bf16 at the cpu profile, else
+            none on a CPU; bf16, or fp16 with a gradient scaler, on CUDA; see
+            :mod:`course_lib.profiles`); ``None``, ``"bf16"`` or ``"fp16"`` override both.
 
     ``$COURSE_MAX_STEPS`` caps ``steps`` (and moves ``stop_after`` to the same place in the
     shorter run) for dry runs; the progress bar says so.
@@ -528,6 +534,8 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
         config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
     elif amp != "profile":
         config = replace(config, amp=amp)
+    channels_last = P.channels_last if channels_last is None else bool(channels_last)
+    fused_adam = P.fused_adam if fused_adam is None else bool(fused_adam)
     device = torch.device(P.device)
 
     probe = train_set[0]
@@ -551,7 +559,7 @@ def train_pix2pix(P: Profile, train_set: Dataset, val_set: Dataset | None = None
     generator.to(device)
     if discriminator is not None:
         discriminator.to(device)
-    model = Pix2Pix(generator, discriminator, config)
+    model = Pix2Pix(generator, discriminator, config, fused_adam=fused_adam)
 
     settings = _settings(config, steps, P.batch_size, seed, model.modules)
     run_path = Path(run_dir) if run_dir is not None else None

@@ -395,7 +395,9 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
                      run_dir: str | Path | None = None, num_z: int = DEFAULT_NUM_Z,
                      eval_every: int = 0, checkpoint_every: int | None = None,
                      stop_after: int | None = None, seed: int = 0, name: str | None = None,
-                     progress: bool = True, amp: str | None = "profile") -> BicycleRun:
+                     progress: bool = True, amp: str | None = "profile",
+                     channels_last: bool | None = None,
+                     fused_adam: bool | None = None) -> BicycleRun:
     """Train one BicycleGAN variant on ``train_set`` under profile ``P``, then count its modes.
 
     Args:
@@ -422,8 +424,14 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         seed: seeds the networks' initial weights, the codes and the batch order.
         name: label of the run (default: the variant and the injection).
         progress: show a ``tqdm`` progress bar.
-        amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (mixed precision on CUDA,
-            chosen by the device); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+        channels_last: store the networks and image batches in channels_last memory format
+            (faster convolutions under bf16 on CPUs and on recent GPUs); ``None`` (default):
+            the profile's choice (``P.channels_last``, on with bf16 on a CPU).
+        fused_adam: fused Adam kernels (speed only; checkpoints load either way); ``None``
+            (default): the profile's choice (``P.fused_adam``).
+        amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (the profile's choice:
+            mixed precision on CUDA, bf16 on a CPU with native bf16 at the cpu profile, see
+            :mod:`course_lib.profiles`); ``None``, ``"bf16"`` or ``"fp16"`` override both.
 
     ``$COURSE_MAX_STEPS`` caps ``steps`` (and moves ``stop_after`` to the same place).
     """
@@ -445,6 +453,8 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
     elif amp != "profile":
         config = replace(config, amp=amp)
+    channels_last = P.channels_last if channels_last is None else bool(channels_last)
+    fused_adam = P.fused_adam if fused_adam is None else bool(fused_adam)
     if variant == "bicyclegan" and P.batch_size % 2:
         raise ValueError(f"the hybrid splits each batch between its two branches: profile "
                          f"{P.name!r} has an odd batch size {P.batch_size}")
@@ -460,14 +470,16 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         if m is not None:
             m.to(device)
     assert nets["G"] is not None and nets["D"] is not None
-    model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"], config)
+    model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"], config,
+                       fused_adam=fused_adam)
 
     settings = _settings(config, steps, P.batch_size, seed, model.modules)
     run_path = Path(run_dir) if run_dir is not None else None
     loop_cfg = LoopConfig(steps=steps, batch_size=P.batch_size, seed=seed,
                           log_every=max(1, steps // 500), checkpoint_every=checkpoint_every,
                           callback_every=eval_every, run_dir=run_path,
-                          num_workers=P.num_workers, progress=progress)
+                          num_workers=P.num_workers, progress=progress,
+                          channels_last=channels_last)
     loop = TrainingLoop(model.train_step, model.modules, model.optimizers, loop_cfg,
                         schedulers=model.schedulers,
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))

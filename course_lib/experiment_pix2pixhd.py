@@ -335,7 +335,9 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
                     seed: int = 0,
                     name: str = "pix2pixHD",
                     progress: bool = True,
-                    amp: str | None = "profile") -> Pix2PixHDRun:
+                    amp: str | None = "profile",
+                    channels_last: bool | None = None,
+                    fused_adam: bool | None = None) -> Pix2PixHDRun:
     """Train a pix2pixHD variant on street scenes under profile ``P``, then evaluate it.
 
     Args:
@@ -361,8 +363,14 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
         seed: initial weights and batch order.
         name: label of the run.
         progress: show a ``tqdm`` bar.
-        amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (mixed precision on CUDA,
-            chosen by the device); ``None``, ``"bf16"`` or ``"fp16"`` override both.
+        channels_last: store the networks and image batches in channels_last memory format
+            (faster convolutions under bf16 on CPUs and on recent GPUs); ``None`` (default):
+            the profile's choice (``P.channels_last``, on with bf16 on a CPU).
+        fused_adam: fused Adam kernels (speed only; checkpoints load either way); ``None``
+            (default): the profile's choice (``P.fused_adam``).
+        amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (the profile's choice:
+            mixed precision on CUDA, bf16 on a CPU with native bf16 at the cpu profile, see
+            :mod:`course_lib.profiles`); ``None``, ``"bf16"`` or ``"fp16"`` override both.
 
     ``$COURSE_MAX_STEPS`` caps ``steps``; the phases, ``eval_at`` and ``stop_after`` move to
     the same places in the shorter run.
@@ -390,6 +398,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
         config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
     elif amp != "profile":
         config = replace(config, amp=amp)
+    channels_last = P.channels_last if channels_last is None else bool(channels_last)
+    fused_adam = P.fused_adam if fused_adam is None else bool(fused_adam)
     probe = train_set[0]
     h, w = (int(s) for s in probe["B"].shape[-2:])
     enhanced = global_generator is not None or config.global_steps or config.fix_global_steps
@@ -411,7 +421,7 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
         raise ValueError(f"train_set has {len(train_set)} scenes, fewer than one batch of "  # type: ignore[arg-type]
                          f"{setup.batch_size}")
     model = build_pix2pixhd(setup, config.num_classes, config, device=P.device, seed=seed,
-                            global_generator=global_generator)
+                            global_generator=global_generator, fused_adam=fused_adam)
     if config.use_vgg:
         if vgg is None:
             raise ValueError("config.use_vgg=True needs vgg=...: see "
@@ -425,7 +435,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
     loop_cfg = LoopConfig(steps=steps, batch_size=setup.batch_size, seed=seed,
                           log_every=max(1, steps // 200), checkpoint_every=checkpoint_every,
                           callback_every=1 if eval_steps else 0, run_dir=run_path,
-                          num_workers=P.num_workers, progress=progress)
+                          num_workers=P.num_workers, progress=progress,
+                          channels_last=channels_last)
     loop = TrainingLoop(model.train_step, model.modules, model.optimizers, loop_cfg,
                         schedulers=model.schedulers,
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))

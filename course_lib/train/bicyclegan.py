@@ -52,6 +52,7 @@ from torch import nn
 from course_lib.losses import GAN_MODES, GANLoss, kl_divergence, l1_loss, latent_l1_loss
 from course_lib.models.bicyclegan import reparameterize
 from course_lib.train.checkpoint import unwrap
+from course_lib.train.optim import adam
 from course_lib.train.schedule import linear_decay_scheduler
 
 __all__ = ["VARIANTS", "BicycleGANConfig", "BicycleGAN", "multiscale_gan_loss",
@@ -227,6 +228,7 @@ class BicycleGAN:
         config: the :class:`BicycleGANConfig`.
         rank, world_size: this process's place in a ``torchrun`` run (default: one process);
             the random codes are drawn for all ``world_size`` shares and sliced.
+        fused_adam: fused Adam kernels (:func:`~course_lib.train.optim.adam`; speed only).
 
     ``modules``, ``optimizers`` and ``schedulers`` are the dicts that
     :class:`~course_lib.train.engine.TrainingLoop` saves and restores.
@@ -235,7 +237,7 @@ class BicycleGAN:
     def __init__(self, generator: nn.Module, encoder: nn.Module | None,
                  discriminator: nn.Module, discriminator2: nn.Module | None = None,
                  config: BicycleGANConfig | None = None, rank: int = 0,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1, fused_adam: bool = False) -> None:
         self.config = cfg = config or BicycleGANConfig()
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"rank={rank} must lie in [0, world_size={world_size})")
@@ -259,7 +261,7 @@ class BicycleGAN:
         if self.D2 is not None:
             self.modules["D2"] = self.D2
         self.optimizers: dict[str, torch.optim.Optimizer] = {
-            k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=betas)
+            k: adam(m.parameters(), cfg.lr, betas, fused_adam)
             for k, m in self.modules.items()}
         self.schedulers: dict[str, Any] = {
             k: linear_decay_scheduler(o, cfg.steps, cfg.decay_start)

@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from course_lib.profiles import MAX_STEPS_VAR, max_steps
 from course_lib.train.checkpoint import clean_state_dict, load_checkpoint, save_checkpoint, unwrap
 from course_lib.train.distributed import DistributedContext, average_values
+from course_lib.train.optim import keep_implementation
 from course_lib.train.sampling import ShardedStepBatchSampler, StepBatchSampler
 
 __all__ = ["LoopConfig", "History", "StepBatchSampler", "TrainingLoop"]
@@ -59,7 +60,8 @@ class LoopConfig:
         run_dir: folder for checkpoints and history; ``None`` keeps everything in memory.
         num_workers: data-loader worker processes.
         progress: show a ``tqdm.auto`` progress bar.
-        channels_last: convert models and image batches to channels_last (faster convs on GPUs).
+        channels_last: convert models and image batches to channels_last (faster convs on GPUs
+            and under bf16 on CPUs).
         compile: wrap models with ``torch.compile``.
         rank, world_size: this process's place in a ``torchrun`` run (default: one process).
             ``batch_size`` stays the *global* batch; each rank gets ``batch_size // world_size``
@@ -186,8 +188,8 @@ class TrainingLoop:
                 raise KeyError(f"checkpoint has no weights for {name!r} "
                                f"(it has {sorted(state['models'])})")
             unwrap(module).load_state_dict(clean_state_dict(state["models"][name]))
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+        for name, opt in self.optimizers.items():   # fused or not, as each was built
+            keep_implementation(opt, state["optimizers"][name])
         for name, sched in self.schedulers.items():
             if name in state.get("schedulers", {}):
                 sched.load_state_dict(state["schedulers"][name])

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from course_lib.losses import GANLoss, l1_loss
+from course_lib.train.optim import adam
 from course_lib.train.schedule import linear_decay_scheduler
 
 __all__ = ["Pix2PixConfig", "Pix2Pix", "pix2pix_step"]
@@ -41,7 +42,8 @@ class Pix2PixConfig:
         conditional: D sees ``(input, output)`` (True) or the output alone (False).
         lr, beta1, beta2: Adam's settings (Sec. 6.2).
         steps: total steps (for the learning-rate schedule); decay_start defaults to half.
-        amp: ``None``, ``"bf16"`` or ``"fp16"`` autocast on CUDA (fp16 uses a gradient scaler).
+        amp: ``None``, ``"bf16"`` or ``"fp16"`` autocast (fp16 uses a gradient scaler; bf16
+            also on CPUs with native bf16, see :mod:`course_lib.profiles`).
     """
 
     lambda_l1: float = 100.0
@@ -72,23 +74,24 @@ class Pix2Pix:
             ``(N, 3, H, W)`` outputs, and returns a map of logits. May be ``None`` when
             ``config.use_gan`` is False.
         config: the :class:`Pix2PixConfig`.
+        fused_adam: fused Adam kernels (:func:`~course_lib.train.optim.adam`; speed only).
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module | None,
-                 config: Pix2PixConfig | None = None) -> None:
+                 config: Pix2PixConfig | None = None, fused_adam: bool = False) -> None:
         self.config = config = config or Pix2PixConfig()
         if config.use_gan and discriminator is None:
             raise ValueError("use_gan=True needs a discriminator")
         self.G, self.D = generator, discriminator
         betas = (config.beta1, config.beta2)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=config.lr, betas=betas)
+        self.opt_G = adam(self.G.parameters(), config.lr, betas, fused_adam)
         self.sched_G = linear_decay_scheduler(self.opt_G, config.steps, config.decay_start)
         self.modules: dict[str, nn.Module] = {"G": self.G}
         self.optimizers: dict[str, torch.optim.Optimizer] = {"G": self.opt_G}
         self.schedulers: dict[str, Any] = {"G": self.sched_G}
         if config.use_gan:
             assert discriminator is not None
-            self.opt_D = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=betas)
+            self.opt_D = adam(discriminator.parameters(), config.lr, betas, fused_adam)
             self.modules["D"] = discriminator
             self.optimizers["D"] = self.opt_D
             self.schedulers["D"] = linear_decay_scheduler(self.opt_D, config.steps,

@@ -51,6 +51,7 @@ from torch import nn
 from course_lib.losses import GAN_MODES, GANLoss, VGGPerceptualLoss, feature_matching_loss
 from course_lib.models.instance import discriminator_labels
 from course_lib.models.pix2pixhd import GlobalGenerator, LocalEnhancer, downsample
+from course_lib.train.optim import adam as make_adam
 from course_lib.train.schedule import linear_decay_multiplier
 
 __all__ = ["Pix2PixHDConfig", "Pix2PixHD", "PhaseSchedule", "PHASES", "GeneratorPhases"]
@@ -76,7 +77,8 @@ class Pix2PixHDConfig:
         steps: total steps of the run, all phases.
         global_steps: phase 1 length (G1 alone, coarse resolution); LocalEnhancer only.
         fix_global_steps: phase 2 length (G2 with G1 frozen); LocalEnhancer only.
-        amp: ``None``, ``"bf16"`` or ``"fp16"`` autocast on CUDA.
+        amp: ``None``, ``"bf16"`` or ``"fp16"`` autocast (bf16 also on CPUs with native bf16,
+            see :mod:`course_lib.profiles`).
     """
 
     num_classes: int = 35
@@ -206,6 +208,7 @@ class Pix2PixHD:
             trained network runs (default: none); the command line passes
             :func:`~course_lib.train.distributed.wrap_ddp` under ``torchrun``. The networks
             themselves stay bare in :attr:`modules`.
+        fused_adam: fused Adam kernels (:func:`~course_lib.train.optim.adam`; speed only).
 
     Batches are dicts with ``"B"`` (the photo), ``"class_map"`` and ``"instance_map"``.
     """
@@ -213,7 +216,8 @@ class Pix2PixHD:
     def __init__(self, generator: nn.Module, discriminator: nn.Module,
                  config: Pix2PixHDConfig | None = None, encoder: nn.Module | None = None,
                  global_discriminator: nn.Module | None = None,
-                 vgg: VGGPerceptualLoss | None = None, wrap: Wrap | None = None) -> None:
+                 vgg: VGGPerceptualLoss | None = None, wrap: Wrap | None = None,
+                 fused_adam: bool = False) -> None:
         self.config = cfg = config or Pix2PixHDConfig()
         if not isinstance(generator, (GlobalGenerator, LocalEnhancer)):
             raise TypeError(f"generator must be a GlobalGenerator or LocalEnhancer, got "
@@ -258,7 +262,7 @@ class Pix2PixHD:
         betas = (cfg.beta1, cfg.beta2)
 
         def adam(params: list[nn.Parameter]) -> torch.optim.Optimizer:
-            return torch.optim.Adam(params, lr=cfg.lr, betas=betas)
+            return make_adam(params, cfg.lr, betas, fused_adam)
 
         self.modules: dict[str, nn.Module] = {"G": self.G, "D": self.D}
         if self.E is not None:
@@ -346,6 +350,8 @@ class Pix2PixHD:
             self.G.global_generator.requires_grad_(not G1_frozen)
         real = batch["B"]
         labels = self.labels(batch)                                  # (N, K+1, H, W)
+        if real.is_contiguous(memory_format=torch.channels_last) and real.shape[1] > 1:
+            labels = labels.contiguous(memory_format=torch.channels_last)   # like the photo
         with self._autocast():
             feats = self.features(batch)
             g_in = labels if feats is None else torch.cat([labels, feats], 1)

@@ -129,7 +129,7 @@ def build_pix2pixhd(setup: HDSetup, num_classes: int, config: Pix2PixHDConfig | 
                     device: str | torch.device = "cpu", seed: int = 0,
                     global_generator: GlobalGenerator | None = None,
                     convert: Callable[[nn.Module], nn.Module] | None = None,
-                    wrap: Wrap | None = None) -> Pix2PixHD:
+                    wrap: Wrap | None = None, fused_adam: bool = False) -> Pix2PixHD:
     """The trainer of a run: networks from ``setup`` (seeded), moved to ``device``.
 
     Args:
@@ -145,6 +145,7 @@ def build_pix2pixhd(setup: HDSetup, num_classes: int, config: Pix2PixHDConfig | 
             command line: :func:`~course_lib.train.distributed.sync_batch_norm` under
             torchrun, which changes nothing in pix2pixHD's instance-norm networks).
         wrap: passed to :class:`~course_lib.train.pix2pixhd.Pix2PixHD` (DDP under torchrun).
+        fused_adam: fused Adam kernels (speed only; :func:`~course_lib.train.optim.adam`).
 
     A command line uses it as ``model = build_pix2pixhd(...)`` and trains
     ``model.train_step`` with ``model.modules``, ``model.optimizers`` and
@@ -165,7 +166,8 @@ def build_pix2pixhd(setup: HDSetup, num_classes: int, config: Pix2PixHDConfig | 
         if convert is not None:
             nets[key] = convert(net)
     return Pix2PixHD(nets["G"], nets["D"], cfg, encoder=nets.get("E"),
-                     global_discriminator=nets.get("D_global"), wrap=wrap)
+                     global_discriminator=nets.get("D_global"), wrap=wrap,
+                     fused_adam=fused_adam)
 
 
 @dataclass(frozen=True)

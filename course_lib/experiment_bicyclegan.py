@@ -55,6 +55,7 @@ from course_lib.train.engine import History, LoopConfig, TrainingLoop
 __all__ = [
     "default_bicycle_networks", "sample_outputs", "MultimodalEvaluation", "evaluate_multimodal",
     "real_modes_evaluation", "EncodedCheck", "encoded_mode_accuracy", "BicycleRun", "train_bicyclegan", "train_bicyclegan_variants",
+    "data_description",
     "multimodal_table", "print_multimodal", "show_multimodal_samples",
 ]
 
@@ -373,13 +374,41 @@ class BicycleRun:
 _EXTRAS_FILE = "extras.pt"
 
 
+def _plain_value(value: Any) -> Any:
+    """``value`` if JSON can hold it as it is (a tuple becomes a list), else ``None``."""
+    if isinstance(value, (tuple, list)):
+        items = [_plain_value(v) for v in value]
+        return items if all(v is not None for v in items) else None
+    return value if isinstance(value, (int, float, str, bool, type(None))) else None
+
+
+def data_description(dataset: Any) -> dict[str, Any]:
+    """What a run was trained on, for its ``run.json``: ``{"dataset", "image_size", "fills",
+    "num_modes", "seed"}`` read from ``dataset`` (an :class:`~course_lib.data.InMemoryPairs`
+    delegates to the dataset it wraps). Values a dataset does not have are ``None``, so any
+    paired dataset works; :func:`~course_lib.data.SyntheticShapes` fills them all in, e.g.
+    ``{"dataset": "shapes", "image_size": 32, "fills": "solid", "num_modes": 6, "seed": 0}``.
+    The gallery (``tools/make_gallery.py``) renders the validation outlines from it.
+    """
+    inner = getattr(dataset, "dataset", dataset)
+    name = getattr(dataset, "dataset_name", None) or type(inner).__name__
+    return {"dataset": _plain_value(name),
+            **{key: _plain_value(getattr(dataset, key, None))
+               for key in ("image_size", "fills", "num_modes", "seed")}}
+
+
 def _settings(config: BicycleGANConfig, steps: int, batch_size: int, seed: int,
-              modules: Mapping[str, nn.Module]) -> dict[str, Any]:
-    return {"bicyclegan": asdict(config), "steps": steps, "batch_size": batch_size, "seed": seed,
-            "models": {k: {"class": type(unwrap(m)).__name__,
-                           **{a: v for a, v in getattr(unwrap(m), "config", {}).items()
-                              if isinstance(v, (int, float, str, bool, type(None)))}}
-                       for k, m in modules.items()}}
+              modules: Mapping[str, nn.Module], data: Mapping[str, Any] | None = None
+              ) -> dict[str, Any]:
+    settings = {"bicyclegan": asdict(config), "steps": steps, "batch_size": batch_size,
+                "seed": seed,
+                "models": {k: {"class": type(unwrap(m)).__name__,
+                               **{a: v for a, v in getattr(unwrap(m), "config", {}).items()
+                                  if isinstance(v, (int, float, str, bool, type(None)))}}
+                           for k, m in modules.items()}}
+    if data is not None:
+        settings["data"] = dict(data)
+    return settings
 
 
 def _positive(value: Any, name: str, allow_zero: bool = False) -> int:
@@ -416,7 +445,9 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         steps: length of the run; default ``P.steps``.
         run_dir: folder for ``last.pt``, ``history.csv`` and ``run.json``; a checkpoint with
             the same settings there is continued (or, if finished, only evaluated), one with
-            other settings raises an error. ``None``: nothing on disk.
+            other settings raises an error. ``None``: nothing on disk. ``run.json`` also
+            records the training data (:func:`data_description`: dataset, size, fills,
+            modes, seed), so a folder written before it did is refused as "other settings".
         num_z: codes per validation input in the evaluation.
         eval_every: also evaluate every this many steps (on up to 16 inputs); 0: only at the end.
         checkpoint_every: write ``last.pt`` every this many steps (default about ten times).
@@ -473,7 +504,8 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
     model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"], config,
                        fused_adam=fused_adam)
 
-    settings = _settings(config, steps, P.batch_size, seed, model.modules)
+    settings = _settings(config, steps, P.batch_size, seed, model.modules,
+                         data=data_description(train_set))
     run_path = Path(run_dir) if run_dir is not None else None
     loop_cfg = LoopConfig(steps=steps, batch_size=P.batch_size, seed=seed,
                           log_every=max(1, steps // 500), checkpoint_every=checkpoint_every,

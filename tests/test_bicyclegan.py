@@ -396,3 +396,31 @@ def test_encoded_mode_accuracy_separates_using_and_ignoring_the_code():
     # so allow a small margin around the fraction of pairs that share its mode.
     assert ignored.accuracy <= first + 0.1
     assert "chance 17%" in str(ignored)
+
+
+def test_run_json_records_the_training_data(shapes, tmp_path):
+    import json
+
+    from course_lib.data import InMemoryPairs, SyntheticShapes
+    from course_lib.experiment_bicyclegan import data_description, train_bicyclegan
+
+    P, train, _ = shapes
+    assert data_description(train) == {"dataset": "shapes", "image_size": P.image_size,
+                                       "fills": "patterned", "num_modes": 6, "seed": 0}
+    solid = SyntheticShapes(image_size=(32, 32), split="train", fills="solid", num_modes=4,
+                            seed=3)
+    assert data_description(InMemoryPairs(solid, 4, progress=False)) == {
+        "dataset": "shapes", "image_size": [32, 32], "fills": "solid", "num_modes": 4, "seed": 3}
+    plain = [{"A": torch.zeros(3, 8, 8), "B": torch.zeros(3, 8, 8)}]   # any paired data
+    assert data_description(plain) == {"dataset": "list", "image_size": None, "fills": None,
+                                       "num_modes": None, "seed": None}
+
+    run = tmp_path / "r"
+    train_bicyclegan(P, train, None, steps=1, run_dir=run, progress=False)
+    settings = json.loads((run / "run.json").read_text())
+    assert settings["data"] == data_description(train)
+    # A folder written before the data was recorded is refused with a clear message.
+    del settings["data"]
+    (run / "run.json").write_text(json.dumps(settings))
+    with pytest.raises(ValueError, match=r"other settings \(data: None in the checkpoint"):
+        train_bicyclegan(P, train, None, steps=1, run_dir=run, progress=False)

@@ -4,12 +4,17 @@
 Notebooks 01-04 save each variant they train under ``runs/<notebook>/<profile>/<variant>/``
 (next to the notebook, at every profile but ``ci``), with the outputs on the first validation
 facades in ``extras.pt``. For each notebook this tool draws one small figure: the input label
-maps, each variant's final outputs, and the real photos, one column per facade. For notebook 06
+maps, each variant's final outputs, and the real photos, one column per facade. For notebook 05
+(``runs/05_pix2pixhd/<profile>/``) it rebuilds the generators of ``no_boundary_map``,
+``pix2pixHD`` and ``enhancer`` (G1 + G2, twice the size) from ``run.json`` and ``last.pt`` and
+draws three validation street scenes: the label maps, G1 without and with the instance
+boundary map, G1 + G2, the real photos, and a zoom on touching cars. For notebook 06
 (``runs/06_bicyclegan/<profile>/<norm>/<variant>/``) it rebuilds each variant's generator from
 ``run.json`` and ``last.pt`` and draws one outline under the same six random codes z, then the
-K correct fills. Each figure goes to ``docs/images/gallery_<notebook>.png`` (PNG, kept under
-200 KB). ``--markdown`` prints the README snippet that shows them. (Notebook 05, pix2pixHD, is
-not drawn yet.)
+K correct fills, named (the outline is rendered as the training data that ``run.json``
+records: size, fill set, number of modes). Each figure goes to
+``docs/images/gallery_<notebook>.png`` (PNG, kept under 200 KB). ``--markdown`` prints the
+README snippet that shows them.
 
 Run the notebooks at the ``cpu`` profile first (``COURSE_PROFILE=cpu``), then::
 
@@ -17,8 +22,9 @@ Run the notebooks at the ``cpu`` profile first (``COURSE_PROFILE=cpu``), then::
     python tools/make_gallery.py --profile cpu --runs solutions/runs --markdown
 
 A notebook whose runs are missing is reported and skipped; nothing is overwritten unless its
-runs are there. The inputs and real photos are rendered again from the procedural dataset
-(``SyntheticFacades(split="val", seed=0)``, the validation set of the notebooks).
+runs are there. The inputs and real photos are rendered again from the procedural datasets
+(``SyntheticFacades``, ``SyntheticStreets`` and ``SyntheticShapes`` with ``split="val"``,
+the validation sets of the notebooks) at the size of the runs.
 """
 from __future__ import annotations
 
@@ -79,28 +85,39 @@ def last_samples(run: Path) -> tuple[int, "torch.Tensor"]:  # noqa: F821 - impor
     return int(step), outputs.float()
 
 
-def _render(grid: list, title: str, out: Path, size: float = 1.0) -> None:
-    """Rows of images (``[(label, images)]``) as one PNG under :data:`MAX_BYTES` at ``out``."""
+def _render(grid: list, title: str, out: Path, size: float = 1.0, aspect: float = 1.0,
+            columns: list[str] | None = None, interpolation: str = "nearest") -> None:
+    """Rows of images (``[(label, images)]`` or ``[(label, images, captions)]``, a caption
+    under each image) as one PNG under :data:`MAX_BYTES` at ``out``; cells ``size`` inches
+    high and ``aspect`` times as wide, ``columns`` titles over the first row."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from course_lib.viz import to_display
 
-    n = max(len(images) for _, images in grid)
+    n = max(len(row[1]) for row in grid)
+    captioned = any(len(row) > 2 for row in grid)
     for dpi in (80, 64, 50, 40):
-        fig, axes = plt.subplots(len(grid), n, figsize=(size * n + 1.1, size * len(grid) + 0.4),
+        height = (size + 0.2 * captioned) * len(grid) + 0.4 + 0.2 * bool(columns)
+        fig, axes = plt.subplots(len(grid), n, figsize=(size * aspect * n + 1.1, height),
                                  squeeze=False)
-        for r, (label, images) in enumerate(grid):
+        for r, row in enumerate(grid):
+            label, images = row[0], row[1]
+            captions = row[2] if len(row) > 2 else ()
             for c in range(n):
                 ax = axes[r, c]
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if c < len(images):
-                    ax.imshow(to_display(images[c]), interpolation="nearest")
+                    ax.imshow(to_display(images[c]), interpolation=interpolation)
+                    if c < len(captions):
+                        ax.set_xlabel(captions[c], fontsize=7)
                 else:
                     ax.axis("off")
             axes[r, 0].set_ylabel(label, fontsize=10, rotation=0, ha="right", va="center")
+        for c, name in enumerate(columns or ()):
+            axes[0, c].set_title(name, fontsize=9)
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
         buf = io.BytesIO()
@@ -108,8 +125,21 @@ def _render(grid: list, title: str, out: Path, size: float = 1.0) -> None:
         plt.close(fig)
         if buf.tell() <= MAX_BYTES:
             break
+        buf = _quantized(buf)           # 256 colours before fewer pixels
+        if buf.tell() <= MAX_BYTES:
+            break
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(buf.getvalue())
+
+
+def _quantized(png: io.BytesIO) -> io.BytesIO:
+    """The PNG in ``png`` with a palette of 256 colours (about a third of the bytes)."""
+    from PIL import Image
+
+    png.seek(0)
+    out = io.BytesIO()
+    Image.open(png).convert("RGB").quantize(256).save(out, format="PNG", optimize=True)
+    return out
 
 
 def draw(section: Section, runs: dict[str, Path], out: Path, size: float = 1.0) -> dict:
@@ -132,6 +162,135 @@ def draw(section: Section, runs: dict[str, Path], out: Path, size: float = 1.0) 
     _render(grid, section.title, out, size)
     return {"notebook": section.notebook, "file": str(out), "rows": [g[0] for g in grid],
             "steps": steps, "bytes": out.stat().st_size, "size": [h, w]}
+
+
+HD = Section("05_pix2pixhd", "05 · pix2pixHD: the boundary map, then the local enhancer",
+             (("no_boundary_map", "G1, no\nboundary\nmap"), ("pix2pixHD", "G1\n(pix2pixHD)"),
+              ("enhancer", "G1 + G2\n(2× size)")))
+
+
+def find_hd_runs(roots: list[Path], profile: str) -> dict[str, Path]:
+    """Notebook 05's runs that the figure shows (``<profile>/<folder>/`` with ``run.json`` and
+    ``last.pt``), from the first root that has any."""
+    for root in roots:
+        base = root / HD.notebook / profile
+        found = {name: base / name for name, _ in HD.rows
+                 if (base / name / "last.pt").is_file() and (base / name / "run.json").is_file()}
+        if found:
+            return found
+    return {}
+
+
+def load_hd_model(run: Path) -> tuple["Pix2PixHD", int]:  # noqa: F821 - imported lazily
+    """The :class:`~course_lib.train.pix2pixhd.Pix2PixHD` of a notebook 05 run folder, rebuilt
+    on the CPU from ``run.json`` (its ``setup`` and ``pix2pixhd`` settings) with the generator
+    (and feature encoder) of ``last.pt``; and the step that checkpoint was written at."""
+    from dataclasses import fields
+
+    from course_lib.train.checkpoint import load_checkpoint
+    from course_lib.train.pix2pixhd import Pix2PixHDConfig
+    from course_lib.train.pix2pixhd_setup import HDSetup, build_pix2pixhd
+
+    settings = json.loads((run / "run.json").read_text())
+    if "setup" not in settings or "pix2pixhd" not in settings:
+        raise ValueError(f"{run / 'run.json'} is not a pix2pixHD run (no 'setup' and "
+                         "'pix2pixhd' settings)")
+
+    def known(cls: type, values: dict) -> dict:
+        names = {f.name for f in fields(cls)}
+        return {k: v for k, v in values.items() if k in names}
+
+    config = Pix2PixHDConfig(**{**known(Pix2PixHDConfig, settings["pix2pixhd"]), "amp": None})
+    setup = HDSetup(**known(HDSetup, settings["setup"]))
+    model = build_pix2pixhd(setup, config.num_classes, config)
+    state = load_checkpoint(run / "last.pt")
+    for key in ("G", "E"):
+        if key in model.modules:
+            model.modules[key].load_state_dict(state["models"][key])
+    return model, int(state.get("step", settings.get("steps", 0)))
+
+
+def _touching_cars(instance_maps: "torch.Tensor", size: tuple[int, int]  # noqa: F821
+                   ) -> tuple[int, int, int] | None:
+    """``(scene, y, x)``: the ``size`` window, over scenes ``(N, H, W)``, with the most
+    boundary pixels between touching cars, moved to centre them (``None``: no cars touch)."""
+    import torch
+
+    from course_lib.data.streets import CAR, INSTANCE_OFFSET
+    from course_lib.experiment_pix2pixhd import touching_window
+    from course_lib.metrics.boundary import instance_crossings
+
+    best, where = 0, None
+    for i, m in enumerate(instance_maps.long()):
+        h, w = m.shape
+        cars = torch.where(m // INSTANCE_OFFSET == CAR, m, torch.zeros_like(m))
+        y, x = touching_window(cars, size)
+        a, _, same = instance_crossings(cars[None])
+        ys, xs = a[same] // w, a[same] % w
+        inside = (ys >= y) & (ys < y + size[0]) & (xs >= x) & (xs < x + size[1])
+        if int(inside.sum()) > best:
+            cy, cx = ys[inside].float().mean(), xs[inside].float().mean()
+            y = min(max(int(cy) - size[0] // 2, 0), h - size[0])
+            x = min(max(int(cx) - size[1] // 2, 0), w - size[1])
+            best, where = int(inside.sum()), (i, y, x)
+    return where
+
+
+def draw_hd(runs: dict[str, Path], out: Path, n: int = 3) -> dict:
+    """The first ``n`` validation street scenes: the label maps, G1 without and with the
+    instance boundary map, G1 + G2 at twice the size, the real photos; then a zoom (x2) on
+    touching cars, where the boundary map matters most."""
+    import torch
+
+    from course_lib.data import SyntheticStreets
+    from course_lib.experiment_pix2pixhd import hd_outputs
+
+    labels = dict(HD.rows)
+    names = [name for name, _ in HD.rows if name in runs]
+    outputs, steps, sizes = {}, {}, {}
+    for name in names:
+        model, steps[name] = load_hd_model(runs[name])
+        setup = json.loads((runs[name] / "run.json").read_text())["setup"]
+        sizes[name] = (int(setup["height"]), int(setup["width"]))
+        val = SyntheticStreets(image_size=sizes[name], split="val", seed=0)
+        scenes = [val[i] for i in range(n)]
+        data = {k: torch.stack([s[k] for s in scenes]) for k in ("B", "class_map", "instance_map")}
+        outputs[name] = list(hd_outputs(model, data))          # (3, H, W) each, in [-1, 1]
+        del model
+    # G1's size: a G1 run's, else half the enhancer's.
+    g1 = next((sizes[k] for k in names if k != "enhancer"), None) or \
+        tuple(s // 2 for s in sizes["enhancer"])
+    top = max(sizes.values())
+    small = SyntheticStreets(image_size=g1, split="val", seed=0)
+    big = SyntheticStreets(image_size=top, split="val", seed=0) if top != g1 else small
+    first = [small[i] for i in range(n)]
+    grid = [("label\nmap", [p["A"] for p in first])]
+    grid += [(labels[name], outputs[name]) for name in names]
+    grid += [("real\nphoto", [big[i]["B"] for i in range(n)])]
+
+    columns = [f"val scene {i}" for i in range(n)]
+    zoom = (g1[0] // 2, g1[1] // 2)
+    found = _touching_cars(torch.stack([p["instance_map"] for p in first]), zoom)
+    if found is not None:
+        i, y, x = found
+        for row in grid:
+            img = row[1][i]
+            f = img.shape[-2] // g1[0]
+            row[1].append(img[:, y * f:(y + zoom[0]) * f, x * f:(x + zoom[1]) * f])
+        columns.append(f"scene {i}: touching cars (×2)")
+    _render(grid, HD.title, out, size=1.1, aspect=g1[1] / g1[0], columns=columns,
+            interpolation="antialiased")
+    parts = []
+    g1_runs = [k for k in names if k != "enhancer"]
+    if g1_runs:
+        parts.append(f"G1 {g1[0]}×{g1[1]} px, {max(steps[k] for k in g1_runs)} steps")
+    if "enhancer" in names:
+        h, w = sizes["enhancer"]
+        parts.append(f"G1 + G2 {h}×{w} px, {steps['enhancer']} steps")
+    caption = "; ".join(parts)
+    return {"notebook": HD.notebook, "file": str(out), "rows": [g[0] for g in grid],
+            "steps": steps, "bytes": out.stat().st_size, "size": list(g1), "caption": caption,
+            "zoom": found}
 
 
 BICYCLE = Section("06_bicyclegan", "06 · one outline, six random codes z",
@@ -163,30 +322,62 @@ def load_generator(run: Path) -> "torch.nn.Module":  # noqa: F821 - imported laz
     return G
 
 
+def bicycle_data(runs: dict[str, Path], profile: str) -> dict:
+    """The training data the runs recorded in ``run.json`` (``"data"``, written by
+    :func:`~course_lib.experiment_bicyclegan.train_bicyclegan`): shapes at which size, fill
+    set, number of modes and seed. Runs from before it was recorded: the profile's image size
+    (64 px at ``cpu``), the patterned fills, 6 modes, seed 0."""
+    from course_lib.profiles import get_profile
+
+    data = {"dataset": "shapes", "image_size": get_profile(profile).image_size,
+            "fills": "patterned", "num_modes": 6, "seed": 0}
+    for run in runs.values():
+        recorded = json.loads((run / "run.json").read_text()).get("data")
+        if recorded:
+            data.update({k: v for k, v in recorded.items() if v is not None})
+            break
+    if data["dataset"] != "shapes":
+        raise ValueError(f"the 06 runs were trained on {data['dataset']!r}; the gallery draws "
+                         "the procedural shapes only (SyntheticShapes)")
+    if isinstance(data["image_size"], list):
+        data["image_size"] = tuple(data["image_size"])
+    return data
+
+
 def draw_bicycle(runs: dict[str, Path], profile: str, out: Path, num_z: int = 6,
                  index: int = 0) -> dict:
-    """One validation outline: each variant's outputs for the same ``num_z`` codes, then the
-    K correct fills."""
+    """One validation outline (rendered as the runs' training data: size, fills, modes; see
+    :func:`bicycle_data`): each variant's outputs for the same ``num_z`` codes, then the K
+    correct fills, named."""
+    import textwrap
+
     import torch
 
     from course_lib.data import SyntheticShapes
-    from course_lib.profiles import get_profile
     from course_lib.widgets.latent import generate_for_codes
 
-    val = SyntheticShapes(image_size=get_profile(profile).image_size, split="val")
+    data = bicycle_data(runs, profile)
+    val = SyntheticShapes(image_size=data["image_size"], split="val", seed=int(data["seed"]),
+                          num_modes=int(data["num_modes"]), fills=str(data["fills"]))
     a = val[index]["A"]
     labels = dict(BICYCLE.rows)
     names = [n for n, _ in BICYCLE.rows if n in runs] + sorted(set(runs) - set(labels))
-    grid = []
+    grid: list = []
     for name in names:
         G = load_generator(runs[name])
         codes = torch.randn(num_z, G.nz, generator=torch.Generator().manual_seed(0))
         grid.append((labels.get(name, name), [a, *generate_for_codes(G, a, codes)]))
-    grid.append(("the K\ncorrect fills", [a, *val.all_modes(index)]))
+    fills = [textwrap.fill(m.name, 12) for m in val.modes]
+    grid.append(("the K\ncorrect fills", [a, *val.all_modes(index)], ["outline", *fills]))
     _render(grid, BICYCLE.title, out)
+    steps = {n: int(json_steps(runs[n])) for n in names}
+    h, w = a.shape[-2:]
+    size = f"{h} px" if h == w else f"{h}×{w} px"
     return {"notebook": BICYCLE.notebook, "file": str(out), "rows": [g[0] for g in grid],
-            "steps": {n: int(json_steps(runs[n])) for n in names}, "bytes": out.stat().st_size,
-            "size": list(a.shape[-2:])}
+            "steps": steps, "bytes": out.stat().st_size, "size": [h, w],
+            "data": data, "fill_names": [m.name for m in val.modes],
+            "caption": f"{size}, {data['fills']} fills, K = {val.num_modes}, "
+                       f"{max(steps.values())} steps per run"}
 
 
 def json_steps(run: Path) -> int:
@@ -201,9 +392,10 @@ def markdown(made: list[dict], base: Path, profile: str = "cpu") -> str:
              "`python tools/make_gallery.py` from the runs the notebooks saved:", ""]
     for m in made:
         rel = Path(os.path.relpath(Path(m["file"]).resolve(), base.resolve())).as_posix()
-        section = next(s for s in (*SECTIONS, BICYCLE) if s.notebook == m["notebook"])
-        lines.append(f"**{section.title}** ({m['size'][0]} px, {max(m['steps'].values())} "
-                     "steps per run)  ")
+        section = next(s for s in (*SECTIONS, HD, BICYCLE) if s.notebook == m["notebook"])
+        caption = m.get("caption") or (f"{m['size'][0]} px, {max(m['steps'].values())} "
+                                       "steps per run")
+        lines.append(f"**{section.title}** ({caption})  ")
         lines.append(f"![{section.title}]({rel})")
         lines.append("")
     return "\n".join(lines)
@@ -231,6 +423,14 @@ def main(argv: list[str] | None = None) -> int:
         made.append(info)
         print(f"wrote {info['file']} ({info['bytes'] / 1000:.0f} KB; rows {info['rows']}, "
               f"steps {info['steps']})")
+    hd = find_hd_runs(roots, args.profile)
+    if hd:
+        info = draw_hd(hd, args.out / f"gallery_{HD.notebook}.png")
+        made.append(info)
+        print(f"wrote {info['file']} ({info['bytes'] / 1000:.0f} KB; rows {info['rows']}, "
+              f"steps {info['steps']})")
+    else:
+        missing.append(HD.notebook)
     bicycle = find_bicycle_runs(roots, args.profile)
     if bicycle:
         info = draw_bicycle(bicycle, args.profile, args.out / f"gallery_{BICYCLE.notebook}.png")

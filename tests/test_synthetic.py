@@ -403,3 +403,42 @@ def test_drawing_helpers():
     assert run_w[2, 3] == 4 and run_h[2, 3] == 4
     assert torch.allclose(u[2, 2:6], torch.tensor([0.125, 0.375, 0.625, 0.875]))
     assert torch.allclose(v[1:5, 4], torch.tensor([0.125, 0.375, 0.625, 0.875]))
+
+
+# --------------------------------------------------------------------------- shapes: solid fills, silhouettes
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_solid_fills_are_distinct_and_classified(size):
+    ds = SyntheticShapes(size, length=60, fills="solid")
+    assert [m.pattern for m in ds.modes] == ["solid"] * 6
+    assert len({m.colour for m in ds.modes}) == 6
+    batch = [ds[i] for i in range(len(ds))]
+    images = torch.stack([s["B"] for s in batch])
+    masks = torch.stack([s["class_map"] for s in batch])
+    truth = torch.tensor([s["mode"] for s in batch])
+    assert torch.equal(ds.classify(images, masks), truth)
+    assert torch.equal(classify_modes(images, masks, fills="solid"), truth)
+    # The blend of the six colours (what L1 alone would paint) is none of them.
+    blend = torch.stack([ds.all_modes(i).mean(0) for i in range(6)])
+    assert (ds.classify(blend, masks[:6]) == -1).all()
+    # Same outlines and modes as the patterned set: only the colours differ.
+    patterned = SyntheticShapes(size, length=60)
+    assert torch.equal(patterned.outline(3), ds.outline(3)) and patterned.mode_of(3) == ds.mode_of(3)
+
+
+def test_silhouette_inputs_mark_the_interior():
+    ds = SyntheticShapes(32, inputs="silhouette", fills="solid")
+    s, plain = ds[2], SyntheticShapes(32, fills="solid")[2]
+    cm = s["class_map"]
+    assert torch.equal(s["A"][:, cm == 1], torch.zeros_like(s["A"][:, cm == 1]))
+    assert torch.equal(s["A"][:, cm != 1], plain["A"][:, cm != 1])
+    assert torch.equal(s["B"], plain["B"])
+    assert "inputs='silhouette'" in repr(ds) and "fills='solid'" in repr(ds)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"fills": "striped"}, "fills='striped'"),
+                                           ({"inputs": "edges"}, "inputs='edges'")])
+def test_shapes_refuse_unknown_fill_sets_and_input_styles(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SyntheticShapes(32, **kwargs)

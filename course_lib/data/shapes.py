@@ -31,6 +31,7 @@ from course_lib.data.synthetic import RandomStream, SyntheticPairs, erode, pixel
 __all__ = ["FillMode", "FILL_MODES", "SOLID_FILL_MODES", "FILL_SETS", "SyntheticShapes", "fill_outline", "mode_statistics",
            "mode_distances", "classify_modes", "DEFAULT_MAX_DISTANCE"]
 
+INPUT_STYLES = ("outline", "silhouette")
 SHAPE_KINDS = ("ellipse", "polygon", "irregular", "star", "cross", "rounded_rect", "blob")
 _TABLE = 256  # angles at which an outline's radius r(theta) is tabulated
 
@@ -346,14 +347,18 @@ class SyntheticShapes(SyntheticPairs):
 
     def __init__(self, image_size: int | tuple[int, int] = 64, split: str = "train",
                  seed: int = 0, length: int | None = None, num_modes: int = 6,
-                 fills: str = "patterned") -> None:
+                 fills: str = "patterned", inputs: str = "outline") -> None:
         super().__init__(image_size=image_size, split=split, seed=seed, length=length)
         self.num_modes = _check_num_modes(num_modes)
         _fill_set(fills)
         self.fills = fills
+        if inputs not in INPUT_STYLES:
+            raise ValueError(f"inputs={inputs!r}: use one of {', '.join(map(repr, INPUT_STYLES))}")
+        self.inputs = inputs
 
     def __repr__(self) -> str:
         extra = "" if self.fills == "patterned" else f", fills={self.fills!r}"
+        extra += "" if self.inputs == "outline" else f", inputs={self.inputs!r}"
         return super().__repr__()[:-1] + f", num_modes={self.num_modes}{extra})"
 
     @property
@@ -400,7 +405,10 @@ class SyntheticShapes(SyntheticPairs):
     def make_sample(self, index: int) -> dict[str, Any]:
         class_map = self.outline(index)
         mode = self.mode_of(index)
-        edges = torch.where(class_map == 2, -1.0, 1.0).expand(3, -1, -1).contiguous()
+        edges = torch.where(class_map == 2, -1.0, 1.0)
+        if self.inputs == "silhouette":
+            edges = torch.where(class_map == 1, 0.0, edges)     # the interior in mid grey
+        edges = edges.expand(3, -1, -1).contiguous()
         return {
             "A": edges,
             "B": fill_outline(class_map, mode, self.fills),

@@ -424,3 +424,29 @@ def test_run_json_records_the_training_data(shapes, tmp_path):
     (run / "run.json").write_text(json.dumps(settings))
     with pytest.raises(ValueError, match=r"other settings \(data: None in the checkpoint"):
         train_bicyclegan(P, train, None, steps=1, run_dir=run, progress=False)
+
+
+def test_bilinear_upsampling_is_the_official_option():
+    """BicycleGAN's --upsample bilinear: Upsample(x2, bilinear), ReflectionPad2d(1), 3x3 conv
+    per decoder level, instead of the 4x4 transposed conv; everything else unchanged."""
+    basic = LatentUNetGenerator(3, 3, nz=8, num_downs=5, ngf=16, norm="batch")
+    bil = LatentUNetGenerator(3, 3, nz=8, num_downs=5, ngf=16, norm="batch", upsample="bilinear")
+    assert bil.config["upsample"] == "bilinear" and "upsample" not in basic.config
+    ups = [m for m in bil.modules() if isinstance(m, torch.nn.Upsample)]
+    assert len(ups) == 5 and all(u.mode == "bilinear" and u.scale_factor == 2 for u in ups)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in bil.modules())
+    assert sum(isinstance(m, torch.nn.ReflectionPad2d) for m in bil.modules()) == 5
+    # Each up-sampling kernel shrinks from 4x4 to 3x3: 9/16 of those weights, same biases.
+    def up_weights(g, kind):
+        return sum(m.weight.numel() for m in g.modules() if isinstance(m, kind)
+                   and (kind is torch.nn.ConvTranspose2d or m.kernel_size == (3, 3)))
+    assert up_weights(bil, torch.nn.Conv2d) * 16 == up_weights(basic, torch.nn.ConvTranspose2d) * 9
+    a, z = torch.randn(2, 3, 32, 32), torch.randn(2, 8)
+    out = bil(a, z)
+    assert out.shape == (2, 3, 32, 32) and out.abs().max() <= 1
+    rebuilt = LatentUNetGenerator(**bil.config)
+    rebuilt.load_state_dict(bil.state_dict())
+    bil.eval(), rebuilt.eval()
+    assert torch.equal(rebuilt(a, z), bil(a, z))
+    with pytest.raises(ValueError, match="upsample='nearest'"):
+        LatentUNetGenerator(3, 3, num_downs=5, upsample="nearest")

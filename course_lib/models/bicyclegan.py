@@ -50,7 +50,8 @@ from torch import nn
 from course_lib.models.init import init_weights
 from course_lib.models.norm import check_norm, make_norm
 from course_lib.models.patchgan import PatchDiscriminator
-from course_lib.models.unet import UNetBlock, check_unet_size, dropout_levels, make_activation
+from course_lib.models.unet import (UPSAMPLE, UNetBlock, check_unet_size, dropout_levels,
+                                    make_activation)
 
 __all__ = ["LatentEncoder", "ResidualDownBlock", "encoder_blocks", "reparameterize",
            "LatentUNetGenerator", "LatentUNetBlock", "BicycleDiscriminator", "WHERE_ADD",
@@ -222,8 +223,9 @@ class LatentUNetGenerator(nn.Module):
         nl: the activation at the start of each up-sampling layer (``--nl``: ``"relu"``, the
             official default, ``"lrelu"`` or ``"elu"``). With ``where_add="input"`` only
             ``"relu"`` is exact: there the official in-place LeakyReLU also rewrites the skip.
-        upsample: ``"basic"`` (4x4 transposed convolution, the official default); the
-            official ``"bilinear"`` variant is not built here.
+        upsample: ``"basic"`` (4x4 transposed convolution, the official default) or
+            ``"bilinear"`` (the official option: bilinear up-sampling, reflection padding, 3x3
+            convolution; no checkerboard, which a short run on CPU needs).
 
     ``forward(a, z)`` with ``a`` (N, in_channels, H, W) in [-1, 1] and ``z`` (N, nz) returns
     (N, out_channels, H, W) in [-1, 1]. ``config`` rebuilds it: ``LatentUNetGenerator(**g.config)``.
@@ -238,9 +240,10 @@ class LatentUNetGenerator(nn.Module):
         if where_add not in WHERE_ADD:
             raise ValueError(f"where_add={where_add!r}: use 'input' (z concatenated to the "
                              f"input only) or 'all' (z concatenated at every encoder level)")
-        if upsample != "basic":
-            raise ValueError(f"upsample={upsample!r}: only 'basic' (a 4x4 transposed "
-                             f"convolution, the official default) is built by the course")
+        if upsample not in UPSAMPLE:
+            raise ValueError(f"upsample={upsample!r}: use 'basic' (a 4x4 transposed "
+                             f"convolution, the official default) or 'bilinear' (bilinear "
+                             f"up-sampling, then a 3x3 convolution)")
         if where_add == "input" and nl != "relu":
             raise ValueError(f"nl={nl!r} with where_add='input': the official in-place "
                              f"LeakyReLU makes only nl='relu' reproducible; use where_add='all'")
@@ -252,6 +255,8 @@ class LatentUNetGenerator(nn.Module):
                                            use_dropout=use_dropout, where_add=where_add)
         if nl != "relu":
             self.config["nl"] = nl
+        if upsample != "basic":
+            self.config["upsample"] = upsample
         self.in_channels, self.out_channels, self.nz = in_channels, out_channels, nz
         self.num_downs, self.where_add = num_downs, where_add
         if num_downs < 2:
@@ -267,7 +272,7 @@ class LatentUNetGenerator(nn.Module):
                           in_channels=in_channels + extra if outermost else None,
                           outermost=outermost, norm=norm,
                           dropout=use_dropout and drop[num_downs - 1 - i], up_first=True,
-                          conv_bias=True, up_activation=nl)
+                          conv_bias=True, up_activation=nl, upsample=upsample)
         assert level is not None
         self.unet: nn.Module = level
         init_weights(self)

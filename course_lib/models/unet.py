@@ -59,7 +59,8 @@ from course_lib.models.norm import check_norm, make_norm
 from course_lib.models.norm import conv_bias as _conv_bias
 
 __all__ = ["UNetBlock", "UNetGenerator", "check_unet_size", "valid_unet_sizes",
-           "EvalMode", "set_test_mode", "at_test_time", "dropout_levels", "make_activation"]
+           "EvalMode", "set_test_mode", "at_test_time", "dropout_levels", "make_activation",
+           "upsampling_layers", "UPSAMPLE"]
 
 EvalMode = Literal["paper", "eval"]
 
@@ -102,12 +103,17 @@ class UNetBlock(nn.Module):
             follows (:func:`~course_lib.models.norm.conv_bias`), as pix2pix does.
         up_activation: the activation at the start of ``up``: ``"relu"`` (pix2pix),
             ``"lrelu"`` or ``"elu"`` (BicycleGAN's ``--nl``).
+        upsample: ``"basic"``: the 4x4 transposed convolution above; ``"bilinear"``:
+            bilinear up-sampling by 2, reflection padding of 1 and a 3x3 convolution
+            (BicycleGAN's ``--upsample bilinear``), which cannot paint the checkerboard that
+            overlapping transposed-convolution strides leave early in training.
     """
 
     def __init__(self, outer_channels: int, inner_channels: int, inner: nn.Module | None = None,
                  *, in_channels: int | None = None, outermost: bool = False, norm: str = "batch",
                  dropout: bool = False, skip: bool = True, up_first: bool = False,
-                 conv_bias: bool | None = None, up_activation: str = "relu") -> None:
+                 conv_bias: bool | None = None, up_activation: str = "relu",
+                 upsample: str = "basic") -> None:
         super().__init__()
         check_norm(norm)
         in_channels = outer_channels if in_channels is None else in_channels
@@ -125,11 +131,11 @@ class UNetBlock(nn.Module):
         # A deeper U-Net level returns cat(its input, its output): twice its input's channels.
         up_in = inner_channels if (innermost or not skip) else 2 * inner_channels
         up: list[nn.Module] = [make_activation(up_activation)]
+        up += upsampling_layers(up_in, outer_channels, upsample, bias=True if outermost else bias)
         if outermost:
-            up += [nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1), nn.Tanh()]
+            up.append(nn.Tanh())
         else:
-            up += [nn.ConvTranspose2d(up_in, outer_channels, 4, stride=2, padding=1, bias=bias),
-                   make_norm(norm, outer_channels)]
+            up.append(make_norm(norm, outer_channels))
             if dropout:
                 up.append(nn.Dropout(0.5))
         self.up = nn.Sequential(*up)
@@ -142,6 +148,25 @@ class UNetBlock(nn.Module):
         if self.skip and not self.outermost:
             return torch.cat([y, x] if self.up_first else [x, y], dim=1)   # (N, 2*outer, H, W)
         return y
+
+
+UPSAMPLE = ("basic", "bilinear")
+
+
+def upsampling_layers(in_channels: int, out_channels: int, upsample: str = "basic",
+                      bias: bool = True) -> list[nn.Module]:
+    """The layers that double a decoder level's resolution.
+
+    ``"basic"`` (pix2pix, and BicycleGAN's default): a 4x4 transposed convolution, stride 2,
+    padding 1. ``"bilinear"`` (BicycleGAN's ``--upsample bilinear`` option): bilinear
+    up-sampling by 2, then reflection padding of 1 and a 3x3 convolution.
+    """
+    if upsample == "basic":
+        return [nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)]
+    if upsample == "bilinear":
+        return [nn.Upsample(scale_factor=2, mode="bilinear"), nn.ReflectionPad2d(1),
+                nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=0, bias=bias)]
+    raise ValueError(f"upsample={upsample!r}: use one of {', '.join(map(repr, UPSAMPLE))}")
 
 
 def make_activation(name: str) -> nn.Module:

@@ -54,6 +54,9 @@ ROWS = ("loss", "unet", "cgan", "patch", "dropout")
 NOTEBOOK = {"loss": "04_pix2pix", "unet": "02_unet", "cgan": "01_conditional_gan",
             "patch": "03_patchgan"}
 FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))              # this checkout's course_lib, not an installed one
 
 
 # --------------------------------------------------------------------------- the experiments

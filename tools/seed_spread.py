@@ -424,7 +424,8 @@ def markdown(pairs: Mapping[str, Mapping[str, Any]]) -> str:
                            for g in got)
         measured = [g for g in got if g is not None]
         verdict = "yes" if all(g[1] for g in measured) else "no"
-        lines.append(f"| {c.statement} | {cells} | {verdict} ({len(measured)} pairs) |")
+        plural = "s" if len(measured) > 1 else ""
+        lines.append(f"| {c.statement} | {cells} | {verdict} ({len(measured)} pair{plural}) |")
     return "\n".join(lines)
 
 

@@ -38,11 +38,17 @@ def test_one_pair_two_rows_writes_json_table_and_resumes(small, capsys):
     assert "| loss / L1 / sharpness_inside |" in text
     assert "L1+cGAN keeps at least 5x the texture" in text
 
-    # a second pair from an earlier JSON: mean and range columns; finished runs only evaluate
+    # finished runs are only evaluated (the dropout row trained notebook 02's U-Net)
     again = small / "again.json"
-    assert seed_spread.main(["--profile", "ci", "--seeds", "1,2", "--rows", "loss", "--runs",
+    ckpt = runs / "02_unet" / "ci" / "seeds_d1_t2" / "U-Net" / "last.pt"
+    before = ckpt.stat().st_mtime_ns
+    assert seed_spread.main(["--profile", "ci", "--seeds", "1,2", "--rows", "unet", "--runs",
                              str(runs), "--json", str(again), "--no-progress"]) == 0
-    assert json.loads(again.read_text())["pairs"]["d1_t2"]["rows"]["loss"] == pair["rows"]["loss"]
+    assert "[d1_t2] unet/U-Net: " in capsys.readouterr().out
+    unet = json.loads(again.read_text())["pairs"]["d1_t2"]["rows"]["unet"]
+    assert unet["U-Net"]["sharpness_inside"] >= 0
+    assert ckpt.stat().st_mtime_ns == before
+    # a second pair from an earlier JSON: mean and range columns
     capsys.readouterr()
     other = {"pairs": {"d3_t3": {**pair, "data_seed": 3, "train_seed": 3}}}
     (small / "other.json").write_text(json.dumps(other))

@@ -97,7 +97,9 @@ def test_unet_beats_the_encoder_decoder(measured):
 
 
 def test_the_discriminator_must_see_the_input(measured):
-    """pix2pix Sec. 4.2, Table 1, GAN vs cGAN without L1 (notebook 01): the direction."""
+    """pix2pix Sec. 4.2, Table 1, GAN vs cGAN without L1 (notebook 01): the direction. cGAN
+    minus GAN on seeds (0, 0), (1, 1) ((2, 2) not measured yet): per-pixel +0.083, +0.114;
+    class IoU +0.105, +0.122; IoU own - wrong labels +0.115, +0.115."""
     check(measured, "cgan_pixel", "cgan_iou", "cgan_own_wrong")
 
 

@@ -406,14 +406,16 @@ def test_run_json_records_the_training_data(shapes, tmp_path):
 
     P, train, _ = shapes
     assert data_description(train) == {"dataset": "shapes", "image_size": P.image_size,
-                                       "fills": "patterned", "num_modes": 6, "seed": 0}
+                                       "fills": "patterned", "num_modes": 6, "seed": 0,
+                                       "inputs": "outline"}
     solid = SyntheticShapes(image_size=(32, 32), split="train", fills="solid", num_modes=4,
-                            seed=3)
+                            seed=3, inputs="silhouette")
     assert data_description(InMemoryPairs(solid, 4, progress=False)) == {
-        "dataset": "shapes", "image_size": [32, 32], "fills": "solid", "num_modes": 4, "seed": 3}
+        "dataset": "shapes", "image_size": [32, 32], "fills": "solid", "num_modes": 4, "seed": 3,
+        "inputs": "silhouette"}
     plain = [{"A": torch.zeros(3, 8, 8), "B": torch.zeros(3, 8, 8)}]   # any paired data
     assert data_description(plain) == {"dataset": "list", "image_size": None, "fills": None,
-                                       "num_modes": None, "seed": None}
+                                       "num_modes": None, "seed": None, "inputs": None}
 
     run = tmp_path / "r"
     train_bicyclegan(P, train, None, steps=1, run_dir=run, progress=False)

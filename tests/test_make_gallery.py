@@ -119,18 +119,20 @@ def test_bicyclegan_outline_rendered_as_the_recorded_data(tmp_path):
     from course_lib.profiles import get_profile
 
     P = get_profile("ci", device="cpu")
-    train = InMemoryPairs(SyntheticShapes(image_size=32, split="train", fills="solid"), 4,
-                          progress=False)
+    train = InMemoryPairs(SyntheticShapes(image_size=32, split="train", fills="solid",
+                                          inputs="silhouette"), 4, progress=False)
     # under "gpu", whose profile size (256 px) the gallery must not use when data is recorded
     run = tmp_path / "06_bicyclegan" / "gpu" / "batch" / "BicycleGAN_z_to_all"
     train_bicyclegan(P, train, None, steps=1, norm="batch", run_dir=run, progress=False,
                      amp=None)
     data = json.loads((run / "run.json").read_text())["data"]
     assert data == {"dataset": "shapes", "image_size": 32, "fills": "solid", "num_modes": 6,
-                    "seed": 0}
+                    "seed": 0, "inputs": "silhouette"}
     info = make_gallery.draw_bicycle(make_gallery.find_bicycle_runs([tmp_path], "gpu"), "gpu",
                                      tmp_path / "06.png")
     assert info["size"] == [32, 32] and info["data"]["fills"] == "solid"
     assert info["fill_names"] == ["red", "yellow", "green", "cyan", "blue", "magenta"]
-    assert info["caption"] == "32 px, solid fills, K = 6, 1 steps per run"
+    assert info["caption"] == "32 px, solid fills, silhouette inputs, K = 6, 1 steps per run"
+    # the outline in the figure is the silhouette the runs were trained on (mid-grey interior)
+    assert info["data"]["inputs"] == "silhouette"
     assert (tmp_path / "06.png").stat().st_size < make_gallery.MAX_BYTES

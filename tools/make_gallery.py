@@ -330,7 +330,7 @@ def bicycle_data(runs: dict[str, Path], profile: str) -> dict:
     from course_lib.profiles import get_profile
 
     data = {"dataset": "shapes", "image_size": get_profile(profile).image_size,
-            "fills": "patterned", "num_modes": 6, "seed": 0}
+            "fills": "patterned", "num_modes": 6, "seed": 0, "inputs": "outline"}
     for run in runs.values():
         recorded = json.loads((run / "run.json").read_text()).get("data")
         if recorded:
@@ -358,7 +358,8 @@ def draw_bicycle(runs: dict[str, Path], profile: str, out: Path, num_z: int = 6,
 
     data = bicycle_data(runs, profile)
     val = SyntheticShapes(image_size=data["image_size"], split="val", seed=int(data["seed"]),
-                          num_modes=int(data["num_modes"]), fills=str(data["fills"]))
+                          num_modes=int(data["num_modes"]), fills=str(data["fills"]),
+                          inputs=str(data["inputs"]))
     a = val[index]["A"]
     labels = dict(BICYCLE.rows)
     names = [n for n, _ in BICYCLE.rows if n in runs] + sorted(set(runs) - set(labels))
@@ -376,7 +377,8 @@ def draw_bicycle(runs: dict[str, Path], profile: str, out: Path, num_z: int = 6,
     return {"notebook": BICYCLE.notebook, "file": str(out), "rows": [g[0] for g in grid],
             "steps": steps, "bytes": out.stat().st_size, "size": [h, w],
             "data": data, "fill_names": [m.name for m in val.modes],
-            "caption": f"{size}, {data['fills']} fills, K = {val.num_modes}, "
+            "caption": f"{size}, {data['fills']} fills, {data['inputs']} inputs, "
+                       f"K = {val.num_modes}, "
                        f"{max(steps.values())} steps per run"}
 
 

@@ -452,3 +452,29 @@ def test_bilinear_upsampling_is_the_official_option():
     assert torch.equal(rebuilt(a, z), bil(a, z))
     with pytest.raises(ValueError, match="upsample='nearest'"):
         LatentUNetGenerator(3, 3, num_downs=5, upsample="nearest")
+
+
+def test_shapes_recipe_keeps_the_losses_and_names_every_departure():
+    """Notebook 06's laptop setting: the paper's loss weights, one budget for every variant,
+    the data the recipe names, and the ci profile left tiny."""
+    from course_lib.data import SyntheticShapes
+    from course_lib.experiment_bicyclegan import shapes_recipe
+    from course_lib.profiles import get_profile
+    from course_lib.train.bicyclegan import BicycleGANConfig
+
+    paper = BicycleGANConfig()
+    for name in ("cpu", "gpu"):
+        R = shapes_recipe(get_profile(name, device="cpu"))
+        assert (R.profile.image_size, R.profile.ngf, R.profile.ndf, R.profile.batch_size) == \
+            (32, 16, 16, 16)
+        assert R.steps == 3000 and R.config.decay_start == 1500 and R.config.lr == 1e-3
+        for w in ("lambda_l1", "lambda_kl", "lambda_latent", "lambda_gan", "lambda_gan2",
+                  "gan_mode", "beta1", "beta2"):
+            assert getattr(R.config, w) == getattr(paper, w), w
+        assert len(R.departures) == 5 and "lr 1e-3" in " ".join(R.departures)
+        ds = SyntheticShapes(split="val", **R.data)
+        assert ds.fills == "solid" and ds.inputs == "silhouette"
+        assert float(ds[0]["A"][0][ds[0]["class_map"] == 1].abs().max()) == 0.0  # grey interior
+        assert "3000 steps per variant" in str(R)
+    ci = shapes_recipe(get_profile("ci", device="cpu"))
+    assert (ci.profile.ngf, ci.profile.batch_size, ci.steps) == (8, 4, 3)

@@ -72,9 +72,11 @@ class StepSeededDataset(Dataset):
         seed, index = key
         py_state, np_state = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]):
-            # The CPU generator only: torch.manual_seed would also (lazily) reseed every CUDA
-            # generator, which fork_rng(devices=[]) does not restore, and on a CUDA build
-            # records a stack trace per call (a third of a 32 px step's time, measured).
+            # The CPU generator only: torch.manual_seed would also reseed every CUDA
+            # generator, which fork_rng(devices=[]) does not restore (on a GPU the step's z
+            # draws and dropout masks would restart from the last item's seed), and on a CUDA
+            # build it records a stack trace per call (1.4x the per-item cost on a CPU:
+            # benchmarks/worker_seeding.py).
             torch.default_generator.manual_seed(seed)
             random.seed(seed)
             np.random.seed(seed % 2**32)

@@ -156,7 +156,7 @@ def shapes_recipe(P: Profile) -> ShapesRecipe:
     the noise baseline does not collapse (see notebook 06, section 5).
 
     The ``ci`` profile keeps its tiny sizes (a smoke run); ``cpu`` and ``gpu`` use the recipe
-    (the paper's setting is the command line's ``train bicyclegan --profile gpu``).
+    (the paper's setting is the command line's ``train bicyclegan`` without ``--profile``).
     """
     data: dict[str, Any] = {"image_size": 32, "fills": "solid", "inputs": "silhouette"}
     if P.name == "ci":

@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from seed_spread import parse_pair  # noqa: E402  (one parser for DATA,TRAIN)
 
 VARIANTS = {  # name -> (variant, where z enters)
     "bicyclegan": ("bicyclegan", "all"),
@@ -32,19 +35,11 @@ VARIANTS = {  # name -> (variant, where z enters)
 }
 
 
-def _pair(text: str) -> tuple[int, int]:
-    try:
-        d, t = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed pair is DATA,TRAIN (e.g. 1,1), got {text!r}")
-    return d, t
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", nargs="+", default=["bicyclegan", "pix2pix+noise"],
                     choices=sorted(VARIANTS))
-    ap.add_argument("--seeds", nargs="+", type=_pair, default=[(0, 0)],
+    ap.add_argument("--seeds", nargs="+", type=parse_pair, default=[(0, 0)],
                     help="(data seed, training seed) pairs, e.g. 0,0 1,1")
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--steps", type=int, default=None, help="default: the recipe's")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -56,7 +56,8 @@ __all__ = [
     "default_bicycle_networks", "sample_outputs", "MultimodalEvaluation", "evaluate_multimodal",
     "real_modes_evaluation", "EncodedCheck", "encoded_mode_accuracy", "BicycleRun", "train_bicyclegan", "train_bicyclegan_variants",
     "data_description", "ShapesRecipe", "shapes_recipe",
-    "multimodal_table", "print_multimodal", "show_multimodal_samples",
+    "multimodal_table", "print_multimodal", "show_multimodal_samples", "collapse_table",
+    "print_collapse", "plot_z_use", "RECIPE_TRAIN_SIZE",
 ]
 
 DEFAULT_NUM_Z = 12
@@ -67,26 +68,31 @@ DEFAULT_NUM_Z = 12
 
 def default_bicycle_networks(P: Profile, variant: str = "bicyclegan", where_add: str = "all",
                              nz: int = 8, conditional_D: bool = False, use_same_D: bool = False,
-                             in_channels: int = 3, out_channels: int = 3, norm: str = "instance"
-                             ) -> dict[str, nn.Module | None]:
+                             in_channels: int = 3, out_channels: int = 3, norm: str = "instance",
+                             use_dropout: bool = True) -> dict[str, nn.Module | None]:
     """G, E, D and D2 of a variant, sized by the profile (the paper's at the ``gpu`` profile).
 
     G: :class:`~course_lib.models.LatentUNetGenerator` with ``P.unet_downs`` levels and
     ``P.ngf`` filters; E: :class:`~course_lib.models.LatentEncoder` with ``nef = P.ngf`` and
     the depth that pools an 8x8 map (:func:`~course_lib.models.bicyclegan.encoder_blocks`);
-    all three with ``norm`` (instance normalization, BicycleGAN's default);
+    all three with ``norm`` (instance normalization, BicycleGAN's default); G with dropout
+    (``use_dropout``, on as in every official training script, ``--use_dropout``);
     D and D2: two-scale 70x70 PatchGANs with ``P.ndf`` filters (34x34 below 64 px). Missing
     ones are ``None``.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r}: use one of {', '.join(map(repr, VARIANTS))}")
+    if not isinstance(use_dropout, bool):
+        raise ValueError(f"use_dropout={use_dropout!r} must be True (the official training "
+                         f"scripts' --use_dropout) or False")
     d_in = in_channels + out_channels if conditional_D else out_channels
     # 70x70 patches (n_layers=3) unless the coarser scale's map would shrink below 2x2, where
     # instance norm is undefined (32 px images, the ci profile): then 34x34 (n_layers=2).
     n_layers = max(1, min(3, int(P.image_size).bit_length() - 1 - 3))
     nets: dict[str, nn.Module | None] = {
         "G": LatentUNetGenerator(in_channels, out_channels, nz=nz, num_downs=P.unet_downs,
-                                 ngf=P.ngf, norm=norm, where_add=where_add),
+                                 ngf=P.ngf, norm=norm, where_add=where_add,
+                                 use_dropout=use_dropout),
         "E": None, "D": BicycleDiscriminator(d_in, ndf=P.ndf, n_layers=n_layers, norm=norm),
         "D2": None}
     if variant != "pix2pix+noise":
@@ -108,6 +114,9 @@ class ShapesRecipe:
         profile: ``P`` with the image size, widths and batch size of the recipe.
         data: keyword arguments of :class:`~course_lib.data.SyntheticShapes` (size, fills,
             input style).
+        train_size: training outlines (each with its one fill). Tied to ``steps``: G must be
+            able to fit every training outline's own fill within the budget, or pix2pix+noise
+            has no reason to drop z (see :func:`shapes_recipe`).
         config: the :class:`~course_lib.train.bicyclegan.BicycleGANConfig` (learning rate,
             schedule); the losses and their weights are the paper's.
         steps: steps per variant (the same budget for every variant compared).
@@ -116,44 +125,71 @@ class ShapesRecipe:
 
     profile: Profile
     data: dict[str, Any]
+    train_size: int
     config: BicycleGANConfig
     steps: int
     departures: tuple[str, ...]
 
+    def config_for(self, variant: str, steps: int | None = None, pix2pix_d: bool = False
+                   ) -> BicycleGANConfig:
+        """The training settings of ``variant`` for a run of ``steps`` (default: the recipe's;
+        the learning rate decays linearly over the second half of the run).
+
+        Every variant gets the same discriminators and GAN loss (BicycleGAN's: D sees the
+        output alone, least squares), so that a comparison isolates the objective, as the
+        paper's Fig. 6 does. ``pix2pix_d=True`` gives ``"pix2pix+noise"`` pix2pix's own D and
+        loss instead, the way the authors built that baseline (pix2pix's model with their
+        generator, BicycleGAN issue #96): a conditional D that sees (A, B) and the vanilla
+        (cross-entropy) GAN loss. In the recipe's budget that baseline does not drop z
+        (notebook 06, section 5).
+        """
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r}: use one of {', '.join(map(repr, VARIANTS))}")
+        if not isinstance(pix2pix_d, bool):
+            raise ValueError(f"pix2pix_d={pix2pix_d!r} must be True or False")
+        if pix2pix_d and variant != "pix2pix+noise":
+            raise ValueError(f"pix2pix_d=True is the pix2pix+noise baseline's option, not "
+                             f"{variant!r}'s")
+        steps = self.steps if steps is None else _positive(steps, "steps")
+        config = replace(self.config, variant=variant, decay_start=steps // 2)
+        if pix2pix_d:
+            return replace(config, gan_mode="vanilla", conditional_D=True)
+        return config
+
     def __str__(self) -> str:
         P, d = self.profile, self.data
         size = d["image_size"]
-        return (f"{size}x{size} px, {d['fills']} fills, {d['inputs']} inputs; ngf=ndf={P.ngf}, "
-                f"batch {P.batch_size}, lr {self.config.lr:g}, {self.steps} steps per variant "
-                f"(constant, then linear decay from step {self.config.decay_start})")
+        return (f"{size}x{size} px, {d['fills']} fills, {d['inputs']} inputs, "
+                f"{self.train_size} training outlines; ngf=ndf={P.ngf}, batch {P.batch_size}, "
+                f"lr {self.config.lr:g}, {self.steps} steps per variant (constant, then linear "
+                f"decay from step {self.config.decay_start})")
 
 
-def shapes_recipe(P: Profile) -> ShapesRecipe:
-    """Where BicycleGAN's multimodality shows inside a laptop's budget (notebook 06).
+RECIPE_TRAIN_SIZE = 128
+"""Training outlines of the recipe: few enough that G fits each one's fill in 3 000 steps."""
+
+
+def shapes_recipe(P: Profile, train_size: int | None = None) -> ShapesRecipe:
+    """Where BicycleGAN's claim shows inside a laptop's budget (notebook 06).
+
+    The claim has two halves: pix2pix+noise learns to ignore z, and BicycleGAN uses it to
+    cover the modes. The first half has a mechanism (pix2pix Sec. 3.1, BicycleGAN Sec. 3.1):
+    with one target per training input, the L1 term is smallest for the output that *is*
+    that target, so once G can fit each training input's own target, any change with z only
+    adds L1. That needs a training set G can fit in the budget: with 400 outlines and 3 000
+    steps it cannot, z stays the cheapest route to a valid fill and the GAN term spreads it
+    over the fills (pix2pix+noise then covered 6/6 fills, 4.09 per outline). So the training
+    set is small, ``train_size`` outlines (128), and tied to the steps: more outlines need
+    more steps.
 
     The paper trains at 256 px with 64 filters, batch 2 and Adam at 2e-4 for hundreds of
     thousands of images; on two CPU cores that is out of reach. What is kept is what the claim
-    is about: the networks (U-Net with z in every encoder level, two-scale PatchGANs, the
-    ResNet encoder), the losses and their weights (lambda_L1 = 10, lambda_KL = 0.01,
-    lambda_latent = 0.5, two LSGAN terms) and the schedule's shape (constant, then linear
-    decay from half-way). What changes:
-
-    * 32 px and solid fills: the fill is one global colour, so the mode is one decision of G;
-      the patterned fills ask for texture as well.
-    * silhouette inputs (the interior in mid grey): from an outline alone a pixel deep inside
-      a shape cannot tell that it is inside, and the fills G draws stay speckled.
-    * ngf = ndf = 16 and batch 16 (8 pairs per branch).
-    * Adam at 1e-3 instead of 2e-4.
-    * batch normalization (section 2 of notebook 06: with instance normalization a short
-      cVAE's G ignores E's code).
-
-    Measured on the ``cpu`` profile (bf16, one thread, 64 validation outlines x 12 codes, z to
-    every level, 3 000 steps): BicycleGAN 6/6 fills with 86 % of the outputs valid (seed 0;
-    G(A, E(B)) has B's fill in 97 % on seed 1, where 49 % of the outputs are valid); the same
-    setting with lr 2e-4 and bilinear up-sampling, 1 500 steps: 1/6, 0 %; outline inputs at
-    lr 2e-4 for 1 500 to 3 000 steps (several widths, batch sizes and norms): 0 % valid.
-    pix2pix + noise with z in every level also covers 6/6 here (78 % valid), so in this setting
-    the noise baseline does not collapse (see notebook 06, section 5).
+    is about: the networks (U-Net with z in every encoder level and dropout as the official
+    scripts train it, two-scale PatchGANs, the ResNet encoder), the losses and their weights
+    (lambda_L1 = 10, lambda_KL = 0.01, lambda_latent = 0.5, two LSGAN terms), the order of the
+    updates (G and E, then D) and the schedule's shape (constant, then linear decay from
+    half-way). Every variant has the same discriminators and GAN loss
+    (:meth:`ShapesRecipe.config_for`). What changes is listed in ``departures``.
 
     The ``ci`` profile keeps its tiny sizes (a smoke run); ``cpu`` and ``gpu`` use the recipe
     (the paper's setting is the command line's ``train bicyclegan`` without ``--profile``).
@@ -162,19 +198,28 @@ def shapes_recipe(P: Profile) -> ShapesRecipe:
     if P.name == "ci":
         prof = replace(P, image_size=32)
         steps = max(2, P.steps)
+        default_size = P.train_size
     else:
         prof = replace(P, image_size=32, ngf=16, ndf=16, batch_size=16)
         steps = 3000
+        default_size = RECIPE_TRAIN_SIZE
+    if train_size is None:
+        train_size = default_size
+    elif isinstance(train_size, bool) or not isinstance(train_size, int) or train_size < prof.batch_size:
+        raise ValueError(f"train_size={train_size!r}: use an int of at least one batch "
+                         f"({prof.batch_size} outlines)")
     config = BicycleGANConfig(lr=1e-3, decay_start=steps // 2)
     departures = (
         "32 px and solid fills (the paper: 256 px photos): the mode is one global colour",
         "silhouette inputs (interior in mid grey): inside/outside is visible locally",
+        f"{train_size} training outlines and {steps} steps: G can fit every training "
+        "outline's own fill, the condition under which pix2pix+noise drops z",
         f"ngf = ndf = {prof.ngf}, batch {prof.batch_size} (the paper: 64, batch 2)",
         "Adam lr 1e-3 (the paper: 2e-4): the encoder -> G path learns the colour in the budget",
         "batch normalization (the paper: instance): G listens to E's code (section 2)",
     )
-    return ShapesRecipe(profile=prof, data=data, config=config, steps=steps,
-                        departures=departures)
+    return ShapesRecipe(profile=prof, data=data, train_size=train_size, config=config,
+                        steps=steps, departures=departures)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -409,6 +454,9 @@ class BicycleRun:
         val_pairs: the validation pairs as stacked tensors.
         evaluation: the final :class:`MultimodalEvaluation` (``None`` without a validation set).
         evals: ``[(step, MultimodalEvaluation)]`` of the periodic evaluations (``eval_every``).
+        train_evaluation: the same numbers on the first ``train_eval`` *training* outlines
+            (``None`` unless asked for): collapse shows first where G has fitted its targets.
+        train_evals: the periodic evaluations on up to 16 of those training outlines.
         run_dir, seconds, resumed_from, steps, step: as in
             :class:`~course_lib.experiment.Pix2PixRun`.
     """
@@ -426,6 +474,8 @@ class BicycleRun:
     resumed_from: int | None
     steps: int
     step: int
+    train_evaluation: MultimodalEvaluation | None = None
+    train_evals: list[tuple[int, MultimodalEvaluation]] = field(default_factory=list)
 
     @property
     def G(self) -> nn.Module:
@@ -501,13 +551,16 @@ def _positive(value: Any, name: str, allow_zero: bool = False) -> int:
 
 def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = None, *,
                      variant: str = "bicyclegan", where_add: str = "all", nz: int = 8,
-                     norm: str = "instance", config: BicycleGANConfig | None = None, steps: int | None = None,
+                     norm: str = "instance", use_dropout: bool = True,
+                     config: BicycleGANConfig | None = None, steps: int | None = None,
                      run_dir: str | Path | None = None, num_z: int = DEFAULT_NUM_Z,
-                     eval_every: int = 0, checkpoint_every: int | None = None,
+                     eval_every: int = 0, train_eval: int = 0,
+                     checkpoint_every: int | None = None,
                      stop_after: int | None = None, seed: int = 0, name: str | None = None,
                      progress: bool = True, amp: str | None = "profile",
                      channels_last: bool | None = None,
-                     fused_adam: bool | None = None) -> BicycleRun:
+                     fused_adam: bool | None = None,
+                     on_step: Callable[[int], None] | None = None) -> BicycleRun:
     """Train one BicycleGAN variant on ``train_set`` under profile ``P``, then count its modes.
 
     Args:
@@ -521,6 +574,8 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
             (``"all"``, the official default).
         nz: latent size (8).
         norm: normalization of G, E and D: ``"instance"`` (the paper's), ``"batch"``, ``"none"``.
+        use_dropout: dropout in G's decoder (on: every official training script passes
+            ``--use_dropout``; :func:`~course_lib.models.bicyclegan.latent_dropout_levels`).
         config: a :class:`~course_lib.train.bicyclegan.BicycleGANConfig` (its ``variant`` is
             set from ``variant`` and its ``steps`` from the run's length).
         steps: length of the run; default ``P.steps``.
@@ -531,6 +586,9 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
             modes, seed), so a folder written before it did is refused as "other settings".
         num_z: codes per validation input in the evaluation.
         eval_every: also evaluate every this many steps (on up to 16 inputs); 0: only at the end.
+        train_eval: also evaluate the first this many *training* outlines (at the end, and
+            up to 16 of them every ``eval_every`` steps): ``run.train_evaluation`` and
+            ``run.train_evals``; 0: not.
         checkpoint_every: write ``last.pt`` every this many steps (default about ten times).
         stop_after: train only up to this step and return (a later call continues).
         seed: seeds the networks' initial weights, the codes and the batch order.
@@ -541,6 +599,8 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
             the profile's choice (``P.channels_last``, on with bf16 on a CPU).
         fused_adam: fused Adam kernels (speed only; checkpoints load either way); ``None``
             (default): the profile's choice (``P.fused_adam``).
+        on_step: called with the step number after every step (progress from another
+            process, :mod:`course_lib.side_by_side`).
         amp: ``"profile"``: ``config.amp`` if set, else ``P.amp`` (the profile's choice:
             mixed precision on CUDA, bf16 on a CPU with native bf16 at the cpu profile, see
             :mod:`course_lib.profiles`); ``None``, ``"bf16"`` or ``"fp16"`` override both.
@@ -551,6 +611,10 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
     steps = cap_steps(planned)                     # $COURSE_MAX_STEPS, for dry runs
     num_z = _positive(num_z, "num_z")
     eval_every = _positive(eval_every, "eval_every", allow_zero=True)
+    train_eval = _positive(train_eval, "train_eval", allow_zero=True)
+    if not isinstance(use_dropout, bool):
+        raise ValueError(f"use_dropout={use_dropout!r} must be True (the official training "
+                         f"scripts' --use_dropout) or False")
     if checkpoint_every is None:
         checkpoint_every = max(1, steps // 10) if run_dir is not None else 0
     checkpoint_every = _positive(checkpoint_every, "checkpoint_every", allow_zero=True)
@@ -560,6 +624,9 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
     if n_train < P.batch_size:
         raise ValueError(f"train_set has {n_train} pairs, fewer than one batch of "
                          f"P.batch_size={P.batch_size}")
+    if train_eval > n_train:
+        raise ValueError(f"train_eval={train_eval}: the training set has only {n_train} "
+                         f"outlines")
     config = replace(config or BicycleGANConfig(), variant=variant, steps=steps)
     if config.amp is None and amp == "profile":
         config = replace(config, amp=P.amp)        # mixed precision on CUDA, by device
@@ -577,7 +644,7 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
     c_in, c_out = int(probe["A"].shape[0]), int(probe["B"].shape[0])
     torch.manual_seed(seed)
     nets = default_bicycle_networks(P, variant, where_add, nz, config.conditional_D,
-                                    config.use_same_D, c_in, c_out, norm)
+                                    config.use_same_D, c_in, c_out, norm, use_dropout)
     for m in nets.values():
         if m is not None:
             m.to(device)
@@ -592,15 +659,15 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
                           log_every=max(1, steps // 500), checkpoint_every=checkpoint_every,
                           callback_every=eval_every, run_dir=run_path,
                           num_workers=P.num_workers, progress=progress,
-                          channels_last=channels_last)
+                          channels_last=channels_last, on_step=on_step)
     loop = TrainingLoop(model.train_step, model.modules, model.optimizers, loop_cfg,
                         schedulers=model.schedulers,
                         model_configs={k: dict(getattr(unwrap(m), "config", {}))
                                        for k, m in model.modules.items()})
     resumed_from, extras = open_run(loop, run_path, settings, name, steps, progress)
-    evals: list[tuple[int, MultimodalEvaluation]] = [
-        (s, from_plain(e, (MultimodalEvaluation, ModeCoverage)))
-        for s, e in extras.get("evals", []) if s <= loop.step]
+    evals, train_evals = ([(s, from_plain(e, (MultimodalEvaluation, ModeCoverage)))
+                           for s, e in extras.get(key, []) if s <= loop.step]
+                          for key in ("evals", "train_evals"))
 
     val_data: dict[str, torch.Tensor] | None = None
     num_modes: int | None = None
@@ -608,16 +675,26 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
         val_data = _stacked(val_set)
         num_modes = _num_modes(val_set, None)
 
+    train_data: dict[str, torch.Tensor] | None = None
+    if train_eval:
+        train_data = _stacked(train_set, train_eval)
+        num_modes = _num_modes(train_set, num_modes)
+
     def record(lp: TrainingLoop) -> None:
-        if val_data is None or not eval_every or lp.step % eval_every:
+        if not eval_every or lp.step % eval_every:
             return
-        sub = {k: v[:16] for k, v in val_data.items()}
-        evals.append((lp.step, evaluate_multimodal(model.G, sub, num_modes, num_z, seed=seed,
-                                                   keep_images=False, fills=_fills(val_set))))
-        if run_path is not None:
+        for data, into, pairs in ((val_data, evals, val_set),
+                                  (train_data, train_evals, train_set)):
+            if data is None:
+                continue
+            sub = {k: v[:16] for k, v in data.items()}
+            into.append((lp.step, evaluate_multimodal(model.G, sub, num_modes, num_z, seed=seed,
+                                                      keep_images=False, fills=_fills(pairs))))
+        if run_path is not None and (val_data is not None or train_data is not None):
             from course_lib.train.checkpoint import save_checkpoint
 
-            save_checkpoint(run_path / _EXTRAS_FILE, {"evals": to_plain(evals)})
+            save_checkpoint(run_path / _EXTRAS_FILE, {"evals": to_plain(evals),
+                                                      "train_evals": to_plain(train_evals)})
 
     target = steps if stop_after is None else stop_after
     if loop.step < target:
@@ -633,34 +710,66 @@ def train_bicyclegan(P: Profile, train_set: Dataset, val_set: Dataset | None = N
             loop.config.steps = steps
     release_training_state(model)       # a finished run keeps its networks, not Adam's state
 
-    evaluation = None
+    evaluation = train_evaluation = None
     if val_data is not None:
         evaluation = evaluate_multimodal(model.G, val_data, num_modes, num_z, seed=seed,
                                          fills=_fills(val_set))
+    if train_data is not None:
+        train_evaluation = evaluate_multimodal(model.G, train_data, num_modes, num_z, seed=seed,
+                                               keep_images=False, fills=_fills(train_set))
     return BicycleRun(name=name, variant=variant, where_add=where_add, model=model,
                       history=loop.history, val_pairs=val_data or {}, evaluation=evaluation,
                       evals=evals, run_dir=run_path, seconds=loop.seconds,
-                      resumed_from=resumed_from, steps=steps, step=loop.step)
+                      resumed_from=resumed_from, steps=steps, step=loop.step,
+                      train_evaluation=train_evaluation, train_evals=train_evals)
 
 
 def train_bicyclegan_variants(P: Profile, train_set: Dataset, val_set: Dataset | None,
                               variants: Mapping[str, Mapping[str, Any]], *,
-                              run_root: str | Path | None = None, **common: Any
+                              run_root: str | Path | None = None,
+                              side_by_side: bool | None = None, **common: Any
                               ) -> dict[str, BicycleRun]:
     """:func:`train_bicyclegan` for each ``{name: keyword arguments}``; each run checkpoints
     into ``run_root / run_folder_name(name)``. ``common`` arguments go to every variant (a
-    variant's own take precedence)."""
+    variant's own take precedence).
+
+    ``side_by_side``: train the variants at the same time, one process and one CPU thread each
+    (:mod:`course_lib.side_by_side`; on two cores about twice as fast as one after the other
+    for the course's small networks, ``benchmarks/side_by_side.py``), then read each finished
+    run back here and evaluate it. ``None`` (default): when ``P`` trains on a CPU with a core
+    per variant and ``run_root`` is set (the runs travel through their folders); ``False``: in
+    turn, in this process. The trained networks are the same either way (one thread each).
+    """
     if not variants:
         raise ValueError("variants is empty: pass {name: {train_bicyclegan arguments}}")
     folders = [run_folder_name(name) for name in variants]
     if len(set(folders)) != len(folders):
         raise ValueError(f"two variants map to the same run folder: {folders}; rename them")
-    runs: dict[str, BicycleRun] = {}
-    for (name, own), folder in zip(variants.items(), folders):
+    for name, own in variants.items():
         if not isinstance(own, Mapping):
             raise ValueError(f"variant {name!r} must be a dict of train_bicyclegan arguments")
-        run_dir = None if run_root is None else Path(run_root) / folder
-        runs[name] = train_bicyclegan(P, train_set, val_set, name=name, run_dir=run_dir,
+    from course_lib.side_by_side import run_side_by_side, side_by_side_available
+
+    if side_by_side is None:
+        side_by_side = (run_root is not None and len(variants) > 1
+                        and side_by_side_available(P.device, len(variants)))
+    elif side_by_side and run_root is None:
+        raise ValueError("side_by_side=True needs run_root: the runs come back through their "
+                         "run folders")
+    dirs = {name: None if run_root is None else Path(run_root) / folder
+            for name, folder in zip(variants, folders)}
+    if side_by_side:
+        jobs = {name: (train_bicyclegan, {"P": P, "train_set": train_set, "val_set": val_set,
+                                          "name": name, "run_dir": dirs[name],
+                                          **{**common, **own, "progress": False}})
+                for name, own in variants.items()}
+        totals = {name: cap_steps(int({**common, **own}.get("steps") or P.steps))
+                  for name, own in variants.items()}
+        run_side_by_side(jobs, totals, threads=1,
+                         progress=bool({**common}.get("progress", True)))
+    runs: dict[str, BicycleRun] = {}
+    for name, own in variants.items():
+        runs[name] = train_bicyclegan(P, train_set, val_set, name=name, run_dir=dirs[name],
                                       **{**common, **own})
     return runs
 
@@ -704,6 +813,81 @@ def print_multimodal(results: Mapping[str, BicycleRun | MultimodalEvaluation],
                      real: MultimodalEvaluation | None = None) -> None:
     """Print :func:`multimodal_table`."""
     print(multimodal_table(results, real))
+
+
+def collapse_table(runs: Mapping[str, BicycleRun]) -> str:
+    """Collapse measured per input, on validation and on training outlines: valid fills per
+    input and per-input diversity (the headline numbers: a model that gives each outline one
+    answer scores at most 1 and about 0), then the fills covered over all outputs and the
+    share of valid outputs (what a global count sees even when each input has one answer).
+
+    Each run needs ``train_evaluation`` (``train_bicyclegan(..., train_eval=N)``).
+    """
+    if not runs:
+        raise ValueError("runs is empty: pass {name: run}")
+    for name, run in runs.items():
+        _evaluation_of(run, name)
+        if run.train_evaluation is None:
+            raise ValueError(f"run {name!r} has no evaluation on training outlines: train it "
+                             f"with train_eval=N")
+    width = max(len(n) for n in runs) + 2
+    head = (f"{'':<{width}}{'valid fills per input':>23}{'per-input diversity':>21}"
+            f"{'fills covered':>15}{'valid':>8}")
+    lines = [head, f"{'':<{width}}{'val':>11}{'train':>12}{'val':>10}{'train':>11}"
+                   f"{'val':>15}{'val':>8}", "-" * len(head)]
+    for name, run in runs.items():
+        v, t = run.evaluation, run.train_evaluation
+        assert v is not None and t is not None
+        lines.append(f"{name:<{width}}{v.modes_per_input:>11.2f}{t.modes_per_input:>12.2f}"
+                     f"{v.diversity:>10.3f}{t.diversity:>11.3f}"
+                     f"{f'{v.covered} / {v.num_modes}':>15}{v.valid_rate:>8.0%}")
+    first = next(iter(runs.values()))
+    assert first.evaluation is not None and first.train_evaluation is not None
+    lines.append(f"({first.evaluation.num_inputs} validation and "
+                 f"{first.train_evaluation.num_inputs} training outlines x "
+                 f"{first.evaluation.num_z} random codes each)")
+    return "\n".join(lines)
+
+
+def print_collapse(runs: Mapping[str, BicycleRun]) -> None:
+    """Print :func:`collapse_table`."""
+    print(collapse_table(runs))
+
+
+def plot_z_use(runs: Mapping[str, BicycleRun], real: MultimodalEvaluation | None = None,
+               size: tuple[float, float] = (10.0, 3.4)):  # type: ignore[no-untyped-def]
+    """Per-input diversity and valid fills per input against the training step, on training
+    outlines (solid) and validation outlines (dashed), one colour per run: where a model
+    starts to use z and whether it keeps using it. ``real`` draws the real targets' level.
+    Needs runs trained with ``eval_every`` (and ``train_eval`` for the training curves)."""
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        raise ValueError("runs is empty: pass {name: run}")
+    if not any(run.evals for run in runs.values()):
+        raise ValueError("no run has periodic evaluations: train with eval_every=N")
+    fig, axes = plt.subplots(1, 2, figsize=size)
+    metrics = (("diversity", "per-input diversity (L1)"),
+               ("modes_per_input", "valid fills per input"))
+    for ax, (key, label) in zip(axes, metrics):
+        for i, (name, run) in enumerate(runs.items()):
+            colour = f"C{i}"
+            for evals, style, where in ((run.train_evals, "-", "training"),
+                                        (run.evals, "--", "validation")):
+                if evals:
+                    ax.plot([s for s, _ in evals], [e.as_dict()[key] for _, e in evals], style,
+                            color=colour, marker="o", markersize=3,
+                            label=f"{name}, {where} outlines")
+        if real is not None:
+            ax.axhline(real.as_dict()[key], color="grey", linestyle=":", label="real targets")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Does G use z? 16 outlines x 12 codes at each evaluation", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def show_multimodal_samples(runs: Mapping[str, BicycleRun], inputs: Sequence[int] = (0,),

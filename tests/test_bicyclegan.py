@@ -471,7 +471,8 @@ def test_shapes_recipe_keeps_the_losses_and_names_every_departure():
         for w in ("lambda_l1", "lambda_kl", "lambda_latent", "lambda_gan", "lambda_gan2",
                   "gan_mode", "beta1", "beta2"):
             assert getattr(R.config, w) == getattr(paper, w), w
-        assert len(R.departures) == 5 and "lr 1e-3" in " ".join(R.departures)
+        assert len(R.departures) == 6 and "lr 1e-3" in " ".join(R.departures)
+        assert R.train_size == 128 and "128 training outlines" in " ".join(R.departures)
         ds = SyntheticShapes(split="val", **R.data)
         assert ds.fills == "solid" and ds.inputs == "silhouette"
         assert float(ds[0]["A"][0][ds[0]["class_map"] == 1].abs().max()) == 0.0  # grey interior

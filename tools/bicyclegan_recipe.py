@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,6 +31,7 @@ VARIANTS = {  # name -> (variant, where z enters)
     "bicyclegan-input": ("bicyclegan", "input"),
     "pix2pix+noise": ("pix2pix+noise", "input"),
     "pix2pix+noise-all": ("pix2pix+noise", "all"),
+    "pix2pix+noise-pix2pix-d": ("pix2pix+noise", "input"),   # pix2pix's conditional D + vanilla
     "cvae-gan": ("cvae-gan", "all"),
     "clr-gan": ("clr-gan", "all"),
 }
@@ -46,45 +48,60 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=Path, default=Path("runs") / "recipe")
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument("--train-size", type=int, default=None,
+                    help="training outlines (default: the recipe's)")
+    ap.add_argument("--eval-every", type=int, default=250,
+                    help="steps between the trajectory's evaluations (0: none)")
+    ap.add_argument("--side-by-side", action=argparse.BooleanOptionalAction, default=None,
+                    help="train the variants at once, one process and thread each (default: "
+                         "on a CPU with a core per variant)")
     args = ap.parse_args(argv)
-
-    from dataclasses import replace
 
     from course_lib.data import InMemoryPairs, SyntheticShapes
     from course_lib.experiment_bicyclegan import (encoded_mode_accuracy, shapes_recipe,
-                                                  train_bicyclegan)
+                                                  train_bicyclegan_variants)
     from course_lib.profiles import setup
 
     P = setup(args.profile)
-    R = shapes_recipe(P)
+    R = shapes_recipe(P, train_size=args.train_size)
     steps = args.steps or R.steps
-    config = replace(R.config, decay_start=steps // 2)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     print(f"recipe: {R}" + ("" if steps == R.steps else f" (run for {steps} steps)"))
     results: dict[str, dict] = {}
     for d, t in args.seeds:
         train = InMemoryPairs(SyntheticShapes(split="train", seed=d, **R.data),
-                              R.profile.train_size, progress=progress)
+                              R.train_size, progress=progress)
         val = InMemoryPairs(SyntheticShapes(split="val", seed=d, **R.data),
                             R.profile.eval_size, progress=progress)
-        for name in args.variants:
-            variant, where = VARIANTS[name]
-            run = train_bicyclegan(R.profile, train, val, variant=variant, where_add=where,
-                                   norm="batch", config=config, steps=steps, seed=t,
-                                   name=name, progress=progress,
-                                   run_dir=args.runs / P.name / f"d{d}_t{t}" / name)
-            row = {**run.evaluation.as_dict(), "seconds": run.seconds}
-            line = f"[d{d}_t{t}] {name}: {run.evaluation}"
+        variants = {name: {"variant": VARIANTS[name][0], "where_add": VARIANTS[name][1],
+                           "config": R.config_for(VARIANTS[name][0], steps,
+                                                  pix2pix_d=name == "pix2pix+noise-pix2pix-d")}
+                    for name in args.variants}
+        t0 = time.perf_counter()
+        runs = train_bicyclegan_variants(
+            R.profile, train, val, variants, run_root=args.runs / P.name / f"d{d}_t{t}",
+            norm="batch", steps=steps, seed=t, progress=progress, eval_every=args.eval_every,
+            train_eval=min(64, R.train_size), side_by_side=args.side_by_side)
+        wall = time.perf_counter() - t0
+        for name, run in runs.items():
+            row = {**run.evaluation.as_dict(), "seconds": run.seconds,
+                   "train": run.train_evaluation.as_dict(),
+                   "trajectory": {"val16": [(s, e.as_dict()) for s, e in run.evals],
+                                  "train16": [(s, e.as_dict()) for s, e in run.train_evals]}}
+            line = (f"[d{d}_t{t}] {name}: {run.evaluation}\n"
+                    f"    on training outlines: {run.train_evaluation}")
             if run.E is not None:
                 enc = encoded_mode_accuracy(run.G, run.E, val)
                 row["encoded_accuracy"] = enc.accuracy
-                line += f"; {enc}"
+                line += f"\n    {enc}"
             print(line, flush=True)
             results[f"d{d}_t{t}/{name}"] = row
-            if args.json is not None:
-                args.json.parent.mkdir(parents=True, exist_ok=True)
-                args.json.write_text(json.dumps({"recipe": str(R), "steps": steps,
-                                                 "results": results}, indent=1))
+        results[f"d{d}_t{t}/wall_seconds"] = wall
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"recipe": str(R), "steps": steps,
+                                             "departures": list(R.departures),
+                                             "results": results}, indent=1))
     return 0
 
 

@@ -32,7 +32,9 @@ an output B^ = G(A, z); the encoder E maps an image B back to a Gaussian over z 
 
 BicycleGAN's defaults differ from pix2pix's in three places, all followed here: instance
 normalization (without learned scale and shift, so every convolution keeps its bias), no
-dropout in G (z is the noise), and D sees the output only, not the (input, output) pair
+dropout in the network's own default (``define_G(use_dropout=False)``; every official training
+script passes ``--use_dropout``, so the course's trainers switch it on, see
+:func:`latent_dropout_levels`), and D sees the output only, not the (input, output) pair
 (``conditional_D`` is off in the official code; see :mod:`course_lib.train.bicyclegan`).
 With these settings the parameter counts agree with the official networks exactly (the tests
 pin them). Weights are initialized from N(0, 0.02) as everywhere in the course (the official
@@ -55,7 +57,7 @@ from course_lib.models.unet import (UPSAMPLE, UNetBlock, check_unet_size, dropou
 
 __all__ = ["LatentEncoder", "ResidualDownBlock", "encoder_blocks", "reparameterize",
            "LatentUNetGenerator", "LatentUNetBlock", "BicycleDiscriminator", "WHERE_ADD",
-           "expand_latent"]
+           "expand_latent", "latent_dropout_levels"]
 
 WhereAdd = Literal["input", "all"]
 WHERE_ADD: tuple[str, ...] = ("input", "all")
@@ -179,6 +181,22 @@ class LatentEncoder(nn.Module):
         return reparameterize(mu, logvar, generator), mu, logvar
 
 
+def latent_dropout_levels(num_downs: int, where_add: str) -> list[bool]:
+    """Which decoder levels of :class:`LatentUNetGenerator` get dropout, innermost first.
+
+    ``"input"`` (the official ``G_Unet_add_input``): the pix2pix layout,
+    :func:`~course_lib.models.unet.dropout_levels` (levels 2 to ``num_downs - 4`` from the
+    innermost; none for ``num_downs <= 5``). ``"all"`` (``G_Unet_add_all``): the official class
+    always builds the level just above the innermost with dropout, then ``num_downs - 6`` more,
+    so the same layout for ``num_downs >= 6`` and, for the smaller U-Nets the course trains at
+    32 px (5 levels, which the official class cannot build), that one level still has it.
+    """
+    drop = dropout_levels(num_downs, "official")
+    if where_add == "all" and num_downs >= 3:
+        drop[1] = True
+    return drop
+
+
 class LatentUNetBlock(UNetBlock):
     """A :class:`~course_lib.models.unet.UNetBlock` whose input is ``cat([x, z])``, with z
     replicated to an ``nz``-channel map at this level's resolution ("add_to_all", the
@@ -215,8 +233,10 @@ class LatentUNetGenerator(nn.Module):
         num_downs: U-Net levels (8 for 256 px, down to 1x1).
         ngf: width of the first level (64).
         norm: ``"instance"`` (BicycleGAN's default), ``"batch"`` or ``"none"``.
-        use_dropout: dropout in the decoder (off in BicycleGAN: z is the noise); placed as in
-            the official code (:func:`~course_lib.models.unet.dropout_levels`).
+        use_dropout: dropout (p = 0.5) in the decoder, placed as in the official code
+            (:func:`latent_dropout_levels`). Off by default as in the official ``define_G``;
+            the official training scripts all pass ``--use_dropout``, and the course's
+            trainers follow them.
         where_add: ``"input"`` -- z is concatenated to A only (a U-Net with
             ``in_channels + nz`` input channels); ``"all"`` -- z is concatenated to the input
             of every encoder level (the paper's "add_to_all", the official default).
@@ -262,7 +282,7 @@ class LatentUNetGenerator(nn.Module):
         if num_downs < 2:
             raise ValueError(f"num_downs={num_downs}: a U-Net needs at least 2 levels")
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-        drop = dropout_levels(num_downs, "official")
+        drop = latent_dropout_levels(num_downs, where_add)
         block: Any = UNetBlock if where_add == "input" else partial(LatentUNetBlock, nz=nz)
         extra = nz if where_add == "input" else 0     # "input": z joins A as extra channels
         level: nn.Module | None = None

@@ -30,7 +30,9 @@ Losses are the least-squares GAN (LSGAN, Sec. 3.5) summed over the discriminator
 sees the output alone (``conditional_D=False``, the official default); D's loss is the sum of
 its real and fake terms. Adam (lr 2e-4, betas 0.5/0.999) and the constant-then-linear
 schedule of :mod:`course_lib.train.schedule` (the official code: 100 + 100 epochs). Each step
-updates the discriminator(s) first, then G and E, all on the same generated images.
+updates G and E first, then the discriminator(s), all on the same generated images, in the
+order of the official ``optimize_parameters`` (``update_G_and_E``, then ``update_D``): G's
+GAN terms are judged by the discriminators as they were before this step.
 
 **Several processes** (``torchrun``): the networks may be wrapped in DistributedDataParallel,
 which averages the gradients; each process holds its share of the global batch (for the
@@ -313,7 +315,7 @@ class BicycleGAN:
         return mu + torch.exp(0.5 * logvar) * eps
 
     def train_step(self, batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
-        """One update of the discriminator(s) and one of G (and E) on ``batch["A"], batch["B"]``.
+        """One update of G (and E), then one of the discriminator(s), on ``batch["A"], batch["B"]``.
 
         Returns every loss term (unweighted) and the total of G; ``D_real``/``D_fake`` are D's
         mean outputs on real and fake images (LSGAN targets 1 and 0; with the vanilla loss
@@ -350,25 +352,8 @@ class BicycleGAN:
                 z_rnd = self.random_z(a_rnd.shape[0], device)
                 fake_rnd = self.G(a_rnd, z_rnd)                          # z -> B^
 
-        # ---- discriminators
-        self.D.requires_grad_(True)
-        if self.D2 is not None:
-            self.D2.requires_grad_(True)
-        if fake_enc is not None:
-            loss, d_real, d_fake = self._d_step(self.D, self.optimizers["D"],
-                                                self._d_input(a_enc, b_enc),
-                                                self._d_input(a_enc, fake_enc))
-            out.update(loss_D=loss, D_real=d_real, D_fake=d_fake)
-        if fake_rnd is not None:
-            name = "D2" if self.D2 is not None else "D"
-            D = self.D2 if self.D2 is not None else self.D
-            loss, d_real, d_fake = self._d_step(D, self.optimizers[name],
-                                                self._d_input(a_real_rnd, b_rnd),
-                                                self._d_input(a_rnd, fake_rnd))
-            key = "2" if cfg.variant == "bicyclegan" else ""
-            out.update({f"loss_D{key}": loss, f"D{key}_real": d_real, f"D{key}_fake": d_fake})
-
-        # ---- G and E (discriminators frozen: no gradient is spent on them)
+        # ---- G and E first, as the official update_G_and_E (discriminators frozen: no gradient
+        # is spent on them; they judge with their weights from before this step)
         self.D.requires_grad_(False)
         if self.D2 is not None:
             self.D2.requires_grad_(False)
@@ -410,9 +395,23 @@ class BicycleGAN:
         for name in ("G", "E"):
             if name in self.optimizers:
                 self.scaler.step(self.optimizers[name])
-        self.scaler.update()
+        out["loss_G"] = loss_g.item()
+        # ---- then the discriminator(s), on the same (detached) images, as the official update_D
         self.D.requires_grad_(True)
         if self.D2 is not None:
             self.D2.requires_grad_(True)
-        out["loss_G"] = loss_g.item()
+        if fake_enc is not None:
+            loss, d_real, d_fake = self._d_step(self.D, self.optimizers["D"],
+                                                self._d_input(a_enc, b_enc),
+                                                self._d_input(a_enc, fake_enc))
+            out.update(loss_D=loss, D_real=d_real, D_fake=d_fake)
+        if fake_rnd is not None:
+            name = "D2" if self.D2 is not None else "D"
+            D = self.D2 if self.D2 is not None else self.D
+            loss, d_real, d_fake = self._d_step(D, self.optimizers[name],
+                                                self._d_input(a_real_rnd, b_rnd),
+                                                self._d_input(a_rnd, fake_rnd))
+            key = "2" if cfg.variant == "bicyclegan" else ""
+            out.update({f"loss_D{key}": loss, f"D{key}_real": d_real, f"D{key}_fake": d_fake})
+        self.scaler.update()
         return out

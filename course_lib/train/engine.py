@@ -24,7 +24,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -69,6 +69,8 @@ class LoopConfig:
         batch_groups: parts of the global batch that the step function uses differently
             (2 for BicycleGAN's hybrid, which splits every batch in halves); each rank takes
             its share of every part, so its local halves belong to the global halves.
+        on_step: called with the step number after every step (e.g. to report progress from
+            another process, :mod:`course_lib.side_by_side`); not part of the run's settings.
     """
 
     steps: int
@@ -85,6 +87,7 @@ class LoopConfig:
     rank: int = 0
     world_size: int = 1
     batch_groups: int = 1
+    on_step: Callable[[int], None] | None = None
 
     def __post_init__(self) -> None:
         if self.steps <= 0 or self.batch_size <= 0:
@@ -173,8 +176,9 @@ class TrainingLoop:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "history": self.history.rows,
             "meta": self.meta,
-            "loop_config": {k: str(v) if isinstance(v, Path) else v
-                            for k, v in asdict(self.config).items()},
+            "loop_config": {f.name: str(v) if isinstance(v, Path) else v
+                            for f in fields(self.config) if f.name != "on_step"
+                            for v in (getattr(self.config, f.name),)},
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
@@ -322,6 +326,8 @@ class TrainingLoop:
                         bar.set_postfix({k: f"{float(v):.3f}" for k, v in list(values.items())[:4]})
                 if bar is not None:
                     bar.update(1)
+                if cfg.on_step is not None:
+                    cfg.on_step(self.step)
                 if cfg.callback_every and on_interval and self.step % cfg.callback_every == 0:
                     on_interval(self)
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:

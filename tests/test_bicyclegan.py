@@ -467,7 +467,7 @@ def test_shapes_recipe_keeps_the_losses_and_names_every_departure():
         R = shapes_recipe(get_profile(name, device="cpu"))
         assert (R.profile.image_size, R.profile.ngf, R.profile.ndf, R.profile.batch_size) == \
             (32, 16, 16, 16)
-        assert R.steps == 3000 and R.config.decay_start == 1500 and R.config.lr == 1e-3
+        assert R.steps == 5000 and R.config.decay_start == 2500 and R.config.lr == 1e-3
         for w in ("lambda_l1", "lambda_kl", "lambda_latent", "lambda_gan", "lambda_gan2",
                   "gan_mode", "beta1", "beta2"):
             assert getattr(R.config, w) == getattr(paper, w), w
@@ -476,6 +476,6 @@ def test_shapes_recipe_keeps_the_losses_and_names_every_departure():
         ds = SyntheticShapes(split="val", **R.data)
         assert ds.fills == "solid" and ds.inputs == "silhouette"
         assert float(ds[0]["A"][0][ds[0]["class_map"] == 1].abs().max()) == 0.0  # grey interior
-        assert "3000 steps per variant" in str(R)
+        assert "5000 steps per variant" in str(R)
     ci = shapes_recipe(get_profile("ci", device="cpu"))
     assert (ci.profile.ngf, ci.profile.batch_size, ci.steps) == (8, 4, 3)

@@ -32,7 +32,7 @@ def test_the_recipe_trains_few_outlines_with_one_d_and_loss_for_every_variant():
     hybrid = R.config_for("bicyclegan")
     for cfg in (base, hybrid):        # one D and one GAN loss for every variant
         assert (cfg.gan_mode, cfg.conditional_D, cfg.lambda_l1) == ("lsgan", False, 10.0)
-        assert cfg.decay_start == 1500
+        assert cfg.decay_start == 2500
     own = R.config_for("pix2pix+noise", pix2pix_d=True)
     assert (own.variant, own.gan_mode, own.conditional_D) == ("pix2pix+noise", "vanilla", True)
     assert R.config_for("cvae-gan", steps=1000).decay_start == 500
@@ -66,21 +66,29 @@ def test_dropout_follows_the_official_generators():
         default_bicycle_networks(get_profile("ci", device="cpu"), use_dropout=1)
 
 
-def test_g_and_e_step_before_the_discriminators():
-    """The official optimize_parameters: update_G_and_E, then update_D."""
+@pytest.mark.parametrize("order, expected", [("G_first", ["G", "E", "D", "D2"]),
+                                              ("D_first", ["D", "D2", "G", "E"])])
+def test_g_and_e_step_before_the_discriminators(order, expected):
+    """The official optimize_parameters: update_G_and_E, then update_D (``"G_first"``, the
+    default); ``"D_first"`` is the other order, kept as an option."""
     P = get_profile("ci", device="cpu")
     torch.manual_seed(0)
     nets = default_bicycle_networks(P, norm="batch")
-    model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"], BicycleGANConfig())
-    order: list[str] = []
+    cfg = BicycleGANConfig(update_order=order)
+    model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"], cfg)
+    steps: list[str] = []
     for name, opt in model.optimizers.items():
         step = opt.step
-        opt.step = (lambda step, name: lambda *a, **k: (order.append(name), step(*a, **k))[1])(
+        opt.step = (lambda step, name: lambda *a, **k: (steps.append(name), step(*a, **k))[1])(
             step, name)
     batch = {"A": torch.randn(4, 3, 32, 32), "B": torch.rand(4, 3, 32, 32) * 2 - 1}
     out = model.train_step(batch)
-    assert order == ["G", "E", "D", "D2"]
+    assert steps == expected
     assert {"loss_G", "loss_D", "loss_D2", "loss_z_L1"} <= set(out)
+    assert all(p.requires_grad for p in model.D.parameters())      # D trainable again
+    assert BicycleGANConfig().update_order == "G_first"
+    with pytest.raises(ValueError, match="update_order='D'"):
+        BicycleGANConfig(update_order="D")
 
 
 def test_train_eval_and_dropout_options(ci, tmp_path):

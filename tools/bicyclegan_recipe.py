@@ -1,17 +1,20 @@
-"""BicycleGAN's mode claim in the laptop setting of :func:`course_lib.experiment_bicyclegan.shapes_recipe`.
+"""BicycleGAN's claim in the laptop setting of :func:`course_lib.experiment_bicyclegan.shapes_recipe`.
 
-Trains the variants compared in notebook 06 (the same data, budget and seed for each) with the
-recipe's settings: 32 px, solid fills, silhouette inputs, ngf = ndf = 16, batch 16, Adam 1e-3,
-3 000 steps, batch normalization, the paper's losses and weights. Prints and saves modes
-covered, valid-mode rate, modes per input and diversity (64 validation outlines x 12 codes),
-and for variants with an encoder how often G(A, E(B)) has B's fill. Runs are resumable
+Trains the variants compared in notebook 06 (the same data, budget, discriminators, GAN loss
+and seed for each) with the recipe's settings: 32 px, solid fills, silhouette inputs, 128
+training outlines, ngf = ndf = 16, batch 16, Adam 1e-3, 5 000 steps, batch normalization,
+dropout in G, the paper's losses and weights. The variants of one seed pair train side by side
+(one process and one CPU thread each) on a CPU with a core per variant. Prints and saves, on
+64 validation outlines and 64 training outlines x 12 codes: valid fills per input, per-input
+diversity, fills covered, the valid-mode rate, the share of outputs with a training outline's
+own fill, the curve of the first two over training (every ``--eval-every`` steps, 16 outlines
+each), and for variants with an encoder how often G(A, E(B)) has B's fill. Runs are resumable
 (``runs/recipe/<profile>/d<data seed>_t<training seed>/<variant>``)::
 
-    OMP_NUM_THREADS=1 python tools/bicyclegan_recipe.py --variants bicyclegan pix2pix+noise \\
-        --seeds 0,0 1,1 --json runs/recipe/results.json
+    python tools/bicyclegan_recipe.py --variants bicyclegan pix2pix+noise \\
+        --seeds 0,0 1,1 2,2 --json docs/seeds/bicyclegan_recipe.json
 
-About 6 to 8 minutes per 3 000-step BicycleGAN run on one thread of the course's 2-core
-machine (bf16), less for the baselines.
+About ⟪PAIR_TIME⟫ per seed pair on the course's 2-core machine (bf16).
 """
 from __future__ import annotations
 

@@ -294,9 +294,10 @@ def draw_hd(runs: dict[str, Path], out: Path, n: int = 3) -> dict:
 
 
 BICYCLE = Section("06_bicyclegan", "06 · one outline, six random codes z",
-                  (("pix2pix_noise", "pix2pix\n+ noise"), ("cVAE-GAN", "cVAE-GAN"),
-                   ("cLR-GAN", "cLR-GAN"), ("BicycleGAN_z_to_all", "BicycleGAN"),
-                   ("BicycleGAN_z_to_input", "BicycleGAN\n(z to input)")))
+                  (("pix2pix_noise", "pix2pix\n+ noise"), ("BicycleGAN_z_to_all", "BicycleGAN"),
+                   ("cVAE-GAN", "cVAE-GAN"), ("cLR-GAN", "cLR-GAN"),
+                   ("BicycleGAN_z_to_input", "BicycleGAN\n(z to input)"),
+                   ("pix2pix_noise_pix2pix_s_D", "pix2pix+noise\n(pix2pix's D)")))
 
 
 def find_bicycle_runs(roots: list[Path], profile: str) -> dict[str, Path]:

@@ -85,6 +85,10 @@ class BicycleGANConfig:
         steps: total steps (for the learning-rate schedule); ``decay_start`` defaults to half.
         amp: ``None``, ``"bf16"`` or ``"fp16"`` autocast (fp16 uses a gradient scaler); the
             losses (L1, KL, latent L1) are computed in float32.
+        update_order: ``"G_first"`` (the official ``optimize_parameters``: G and E step, then
+            the discriminators, which judged G with their weights from before the step) or
+            ``"D_first"`` (the discriminators step first and G is judged by the updated ones,
+            as in the course's pix2pix step and in earlier versions of this trainer).
     """
 
     variant: str = "bicyclegan"
@@ -103,10 +107,14 @@ class BicycleGANConfig:
     steps: int = 1000
     decay_start: int | None = None
     amp: str | None = None
+    update_order: str = "G_first"
 
     def __post_init__(self) -> None:
         if self.amp not in (None, "bf16", "fp16"):
             raise ValueError(f"amp={self.amp!r}: use None, 'bf16' or 'fp16'")
+        if self.update_order not in ("G_first", "D_first"):
+            raise ValueError(f"update_order={self.update_order!r}: use 'G_first' (the official "
+                             f"code) or 'D_first'")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant={self.variant!r} is not known: use one of "
                              f"{', '.join(map(repr, VARIANTS))}")
@@ -352,66 +360,83 @@ class BicycleGAN:
                 z_rnd = self.random_z(a_rnd.shape[0], device)
                 fake_rnd = self.G(a_rnd, z_rnd)                          # z -> B^
 
-        # ---- G and E first, as the official update_G_and_E (discriminators frozen: no gradient
-        # is spent on them; they judge with their weights from before this step)
-        self.D.requires_grad_(False)
-        if self.D2 is not None:
-            self.D2.requires_grad_(False)
-        loss_g = torch.zeros((), device=device)
-        with self._autocast():   # G's and E's losses (L1, KL in float32)
+        def update_G_and_E() -> None:
+            # discriminators frozen: no gradient is spent on them; they judge G with the
+            # weights they have at this point (before their own step, in the official order)
+            nonlocal loss_g
+            self.D.requires_grad_(False)
+            if self.D2 is not None:
+                self.D2.requires_grad_(False)
+            loss_g = torch.zeros((), device=device)
+            with self._autocast():   # G's and E's losses (L1, KL in float32)
+                if fake_enc is not None:
+                    assert mu is not None and logvar is not None
+                    g_gan = multiscale_gan_loss(self.gan_loss,
+                                                self.D(self._d_input(a_enc, fake_enc)),
+                                                True, for_discriminator=False)
+                    g_l1 = l1_loss(fake_enc.float(), b_enc.float())
+                    kl = kl_divergence(mu, logvar)
+                    loss_g = (loss_g + cfg.lambda_gan * g_gan + cfg.lambda_l1 * g_l1
+                              + cfg.lambda_kl * kl)
+                    out.update(loss_G_GAN=g_gan.item(), loss_G_L1=g_l1.item(), loss_kl=kl.item())
+                if fake_rnd is not None:
+                    assert z_rnd is not None
+                    D = self.D2 if self.D2 is not None else self.D
+                    g_gan2 = multiscale_gan_loss(self.gan_loss, D(self._d_input(a_rnd, fake_rnd)),
+                                                 True, for_discriminator=False)
+                    if cfg.variant == "bicyclegan":
+                        loss_g = loss_g + cfg.lambda_gan2 * g_gan2
+                        out["loss_G_GAN2"] = g_gan2.item()
+                    else:
+                        loss_g = loss_g + cfg.lambda_gan * g_gan2
+                        out["loss_G_GAN"] = g_gan2.item()
+                    if cfg.variant == "pix2pix+noise":
+                        g_l1 = l1_loss(fake_rnd.float(), b_rnd.float())
+                        loss_g = loss_g + cfg.lambda_l1 * g_l1
+                        out["loss_G_L1"] = g_l1.item()
+                    else:
+                        assert self.E is not None
+                        z_l1 = latent_regression_loss(self.E, fake_rnd, z_rnd,
+                                                      update_encoder=cfg.encoder_learns_latent)
+                        loss_g = loss_g + cfg.lambda_latent * z_l1
+                        out["loss_z_L1"] = z_l1.item()
+            for name in ("G", "E"):
+                if name in self.optimizers:
+                    self.optimizers[name].zero_grad(set_to_none=True)
+            self.scaler.scale(loss_g).backward()
+            for name in ("G", "E"):
+                if name in self.optimizers:
+                    self.scaler.step(self.optimizers[name])
+            out["loss_G"] = loss_g.item()
+
+        def update_D() -> None:
+            # the same generated images, detached
+            self.D.requires_grad_(True)
+            if self.D2 is not None:
+                self.D2.requires_grad_(True)
             if fake_enc is not None:
-                assert mu is not None and logvar is not None
-                g_gan = multiscale_gan_loss(self.gan_loss, self.D(self._d_input(a_enc, fake_enc)),
-                                            True, for_discriminator=False)
-                g_l1 = l1_loss(fake_enc.float(), b_enc.float())
-                kl = kl_divergence(mu, logvar)
-                loss_g = loss_g + cfg.lambda_gan * g_gan + cfg.lambda_l1 * g_l1 + cfg.lambda_kl * kl
-                out.update(loss_G_GAN=g_gan.item(), loss_G_L1=g_l1.item(), loss_kl=kl.item())
+                loss, d_real, d_fake = self._d_step(self.D, self.optimizers["D"],
+                                                    self._d_input(a_enc, b_enc),
+                                                    self._d_input(a_enc, fake_enc))
+                out.update(loss_D=loss, D_real=d_real, D_fake=d_fake)
             if fake_rnd is not None:
-                assert z_rnd is not None
+                name = "D2" if self.D2 is not None else "D"
                 D = self.D2 if self.D2 is not None else self.D
-                g_gan2 = multiscale_gan_loss(self.gan_loss, D(self._d_input(a_rnd, fake_rnd)), True,
-                                             for_discriminator=False)
-                if cfg.variant == "bicyclegan":
-                    loss_g = loss_g + cfg.lambda_gan2 * g_gan2
-                    out["loss_G_GAN2"] = g_gan2.item()
-                else:
-                    loss_g = loss_g + cfg.lambda_gan * g_gan2
-                    out["loss_G_GAN"] = g_gan2.item()
-                if cfg.variant == "pix2pix+noise":
-                    g_l1 = l1_loss(fake_rnd.float(), b_rnd.float())
-                    loss_g = loss_g + cfg.lambda_l1 * g_l1
-                    out["loss_G_L1"] = g_l1.item()
-                else:
-                    assert self.E is not None
-                    z_l1 = latent_regression_loss(self.E, fake_rnd, z_rnd,
-                                                  update_encoder=cfg.encoder_learns_latent)
-                    loss_g = loss_g + cfg.lambda_latent * z_l1
-                    out["loss_z_L1"] = z_l1.item()
-        for name in ("G", "E"):
-            if name in self.optimizers:
-                self.optimizers[name].zero_grad(set_to_none=True)
-        self.scaler.scale(loss_g).backward()
-        for name in ("G", "E"):
-            if name in self.optimizers:
-                self.scaler.step(self.optimizers[name])
-        out["loss_G"] = loss_g.item()
-        # ---- then the discriminator(s), on the same (detached) images, as the official update_D
+                loss, d_real, d_fake = self._d_step(D, self.optimizers[name],
+                                                    self._d_input(a_real_rnd, b_rnd),
+                                                    self._d_input(a_rnd, fake_rnd))
+                key = "2" if cfg.variant == "bicyclegan" else ""
+                out.update({f"loss_D{key}": loss, f"D{key}_real": d_real, f"D{key}_fake": d_fake})
+
+        loss_g = torch.zeros((), device=device)
+        if cfg.update_order == "G_first":
+            update_G_and_E()
+            update_D()
+        else:
+            update_D()
+            update_G_and_E()
         self.D.requires_grad_(True)
         if self.D2 is not None:
             self.D2.requires_grad_(True)
-        if fake_enc is not None:
-            loss, d_real, d_fake = self._d_step(self.D, self.optimizers["D"],
-                                                self._d_input(a_enc, b_enc),
-                                                self._d_input(a_enc, fake_enc))
-            out.update(loss_D=loss, D_real=d_real, D_fake=d_fake)
-        if fake_rnd is not None:
-            name = "D2" if self.D2 is not None else "D"
-            D = self.D2 if self.D2 is not None else self.D
-            loss, d_real, d_fake = self._d_step(D, self.optimizers[name],
-                                                self._d_input(a_real_rnd, b_rnd),
-                                                self._d_input(a_rnd, fake_rnd))
-            key = "2" if cfg.variant == "bicyclegan" else ""
-            out.update({f"loss_D{key}": loss, f"D{key}_real": d_real, f"D{key}_fake": d_fake})
         self.scaler.update()
         return out

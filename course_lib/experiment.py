@@ -77,11 +77,13 @@ DEFAULT_SEGMENTER_STEPS = 400
 
 def _stacked(pairs: Dataset | Mapping[str, torch.Tensor], n: int | None = None
              ) -> dict[str, torch.Tensor]:
-    """``{"A", "B", "class_map"?}`` as stacked tensors from a dataset or a dict of stacks."""
+    """``{"A", "B", "class_map"?, "mode"?}`` as stacked tensors from a dataset or a dict of
+    stacks (``"mode"``: each shapes pair's fill, for the share of outputs with their own)."""
     if isinstance(pairs, Mapping):
         out = {k: v for k, v in pairs.items() if torch.is_tensor(v)}
     elif isinstance(pairs, InMemoryPairs):
-        out = {k: pairs.stacked(k) for k in ("A", "B", "class_map") if k in pairs.keys()}
+        out = {k: pairs.stacked(k) for k in ("A", "B", "class_map", "mode")
+               if k in pairs.keys()}
     else:
         return _stacked(InMemoryPairs(pairs, n, exact=True, progress=False))
     if "A" not in out or "B" not in out:

@@ -211,14 +211,14 @@ def shapes_recipe(P: Profile, train_size: int | None = None) -> ShapesRecipe:
           or train_size < prof.batch_size):
         raise ValueError(f"train_size={train_size!r}: use an int of at least one batch "
                          f"({prof.batch_size} outlines)")
-    config = BicycleGANConfig(lr=1e-3, decay_start=steps // 2)
+    config = BicycleGANConfig(lr=5e-4, decay_start=steps // 2)
     departures = (
         "32 px and solid fills (the paper: 256 px photos): the mode is one global colour",
         "silhouette inputs (interior in mid grey): inside/outside is visible locally",
         f"{train_size} training outlines and {steps} steps: G can fit every training "
         "outline's own fill, the condition under which pix2pix+noise drops z",
         f"ngf = ndf = {prof.ngf}, batch {prof.batch_size} (the paper: 64, batch 2)",
-        "Adam lr 1e-3 (the paper: 2e-4): the encoder -> G path learns the colour in the budget",
+        "Adam lr 5e-4 (the paper: 2e-4): the encoder -> G path learns the colour in the budget",
         "batch normalization (the paper: instance): G listens to E's code (section 2)",
     )
     return ShapesRecipe(profile=prof, data=data, train_size=train_size, config=config,

@@ -467,11 +467,11 @@ def test_shapes_recipe_keeps_the_losses_and_names_every_departure():
         R = shapes_recipe(get_profile(name, device="cpu"))
         assert (R.profile.image_size, R.profile.ngf, R.profile.ndf, R.profile.batch_size) == \
             (32, 16, 16, 16)
-        assert R.steps == 5000 and R.config.decay_start == 2500 and R.config.lr == 1e-3
+        assert R.steps == 5000 and R.config.decay_start == 2500 and R.config.lr == 5e-4
         for w in ("lambda_l1", "lambda_kl", "lambda_latent", "lambda_gan", "lambda_gan2",
                   "gan_mode", "beta1", "beta2"):
             assert getattr(R.config, w) == getattr(paper, w), w
-        assert len(R.departures) == 6 and "lr 1e-3" in " ".join(R.departures)
+        assert len(R.departures) == 6 and "lr 5e-4" in " ".join(R.departures)
         assert R.train_size == 128 and "128 training outlines" in " ".join(R.departures)
         ds = SyntheticShapes(split="val", **R.data)
         assert ds.fills == "solid" and ds.inputs == "silhouette"

@@ -97,6 +97,9 @@ def test_train_eval_and_dropout_options(ci, tmp_path):
                            norm="batch", config=R.config_for("pix2pix+noise"), steps=2,
                            eval_every=1, train_eval=8, progress=False, run_dir=tmp_path / "r")
     assert run.train_evaluation is not None and run.train_evaluation.num_inputs == 8
+    ev = run.train_evaluation                    # own fill: outputs whose fill is the pair's
+    own = (ev.mode_ids == train.stacked("mode")[:8, None]).float().mean().item()
+    assert ev.target_rate == pytest.approx(own) and 0.0 <= ev.target_rate <= ev.valid_rate
     assert [s for s, _ in run.train_evals] == [1, 2] and [s for s, _ in run.evals] == [1, 2]
     again = train_bicyclegan(R.profile, train, val, variant="pix2pix+noise", where_add="input",
                              norm="batch", config=R.config_for("pix2pix+noise"), steps=2,

@@ -10,7 +10,8 @@ outline and at most a fifth of BicycleGAN's per-input diversity. The notebook tr
 (data, training) seed pair (0, 0); these tests train on (1, 1), so a pass is not the notebook's
 run seen again. The two runs train side by side (one process and one thread each, about
 ⟪PAIR_TIME⟫ on 2 cores) and are checkpointed under ``$COURSE_CLAIMS_RUNS`` (default
-``runs/claims``) in ``06_bicyclegan/<profile>/d1_t1/<variant>``. Notebook 06 adds a finding of
+``runs/claims``) in ``06_bicyclegan/<profile>/d1_t1/<run>``, the layout of
+``tools/bicyclegan_recipe.py --runs <root>/06_bicyclegan``, whose runs they reuse. Notebook 06 adds a finding of
 its own, checked on the notebook's pair: with the paper's instance normalization a cVAE's G
 ignores E's code, with batch normalization it uses it.
 """

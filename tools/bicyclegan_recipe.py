@@ -9,7 +9,9 @@ dropout in G, the paper's losses and weights. The variants of one seed pair trai
 diversity, fills covered, the valid-mode rate, the share of outputs with a training outline's
 own fill, the curve of the first two over training (every ``--eval-every`` steps, 16 outlines
 each), and for variants with an encoder how often G(A, E(B)) has B's fill. Runs are resumable
-(``runs/recipe/<profile>/d<data seed>_t<training seed>/<variant>``)::
+(``runs/recipe/<profile>/d<data seed>_t<training seed>/<run>``, the runs named as in notebook
+06, whose own runs on pair (0, 0) are ``runs/06_bicyclegan/<profile>/d0_t0/<run>``: pass
+``--runs runs/06_bicyclegan`` to share them)::
 
     python tools/bicyclegan_recipe.py --variants bicyclegan pix2pix+noise \\
         --seeds 0,0 1,1 2,2 --json docs/seeds/bicyclegan_recipe.json
@@ -29,14 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from seed_spread import parse_pair  # noqa: E402  (one parser for DATA,TRAIN)
 
-VARIANTS = {  # name -> (variant, where z enters)
-    "bicyclegan": ("bicyclegan", "all"),
-    "bicyclegan-input": ("bicyclegan", "input"),
-    "pix2pix+noise": ("pix2pix+noise", "input"),
-    "pix2pix+noise-all": ("pix2pix+noise", "all"),
-    "pix2pix+noise-pix2pix-d": ("pix2pix+noise", "input"),   # pix2pix's conditional D + vanilla
-    "cvae-gan": ("cvae-gan", "all"),
-    "clr-gan": ("clr-gan", "all"),
+VARIANTS = {  # name -> (variant, where z enters, the run's name in notebook 06)
+    "bicyclegan": ("bicyclegan", "all", "BicycleGAN (z to all)"),
+    "bicyclegan-input": ("bicyclegan", "input", "BicycleGAN (z to input)"),
+    "pix2pix+noise": ("pix2pix+noise", "input", "pix2pix+noise"),
+    "pix2pix+noise-all": ("pix2pix+noise", "all", "pix2pix+noise (z to all)"),
+    "pix2pix+noise-pix2pix-d": ("pix2pix+noise", "input", "pix2pix+noise (pix2pix's D)"),
+    "cvae-gan": ("cvae-gan", "all", "cVAE-GAN"),
+    "clr-gan": ("clr-gan", "all", "cLR-GAN"),
 }
 
 
@@ -76,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
                               R.train_size, progress=progress)
         val = InMemoryPairs(SyntheticShapes(split="val", seed=d, **R.data),
                             R.profile.eval_size, progress=progress)
-        variants = {name: {"variant": VARIANTS[name][0], "where_add": VARIANTS[name][1],
-                           "config": R.config_for(VARIANTS[name][0], steps,
-                                                  pix2pix_d=name == "pix2pix+noise-pix2pix-d")}
-                    for name in args.variants}
+        variants = {VARIANTS[name][2]: {
+            "variant": VARIANTS[name][0], "where_add": VARIANTS[name][1],
+            "config": R.config_for(VARIANTS[name][0], steps,
+                                   pix2pix_d=name == "pix2pix+noise-pix2pix-d")}
+            for name in args.variants}
+        key_of = {VARIANTS[name][2]: name for name in args.variants}
         t0 = time.perf_counter()
         runs = train_bicyclegan_variants(
             R.profile, train, val, variants, run_root=args.runs / P.name / f"d{d}_t{t}",
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["encoded_accuracy"] = enc.accuracy
                 line += f"\n    {enc}"
             print(line, flush=True)
-            results[f"d{d}_t{t}/{name}"] = row
+            results[f"d{d}_t{t}/{key_of[name]}"] = row
         results[f"d{d}_t{t}/wall_seconds"] = wall
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -36,12 +36,13 @@ from course_lib.metrics.seams import SeamScore, block_colour_spread, seam_score
 from course_lib.profiles import Profile
 from course_lib.train.pix2pixhd import Pix2PixHDConfig
 
-__all__ = ["BOUNDARY_VARIANTS", "SCALE_VARIANTS", "boundary_variants", "BoundaryRuns",
+__all__ = ["BOUNDARY_VARIANTS", "SCALE_VARIANTS", "NOTEBOOK_VARIANTS", "boundary_variants", "BoundaryRuns",
            "train_boundary_runs", "boundary_numbers", "boundary_table", "show_seams",
            "blocks_segmenter"]
 
 BOUNDARY_VARIANTS: tuple[str, ...] = ("with the map", "no map")
 SCALE_VARIANTS: tuple[str, ...] = ("1 scale (16x16)", "3 scales (16x16)")
+NOTEBOOK_VARIANTS: tuple[str, ...] = BOUNDARY_VARIANTS + SCALE_VARIANTS + ("no feature matching",)
 
 
 def boundary_variants(P: Profile, names: Sequence[str] = BOUNDARY_VARIANTS + SCALE_VARIANTS
@@ -52,13 +53,15 @@ def boundary_variants(P: Profile, names: Sequence[str] = BOUNDARY_VARIANTS + SCA
       70x70 D, LSGAN + feature matching, the boundary map to G and D);
     * ``no map``: the same with ``use_boundary=False`` (neither G nor D sees it);
     * ``1 scale (16x16)`` / ``3 scales (16x16)``: with the map, a PatchGAN with one stride-2
-      layer (16x16 patches, an eighth of the width) at one scale or at three.
+      layer (16x16 patches, an eighth of the width) at one scale or at three;
+    * ``no feature matching``: with the map, LSGAN alone (Eq. 4 left out).
     """
     table: dict[str, dict[str, Any]] = {
         "with the map": {},
         "no map": {"config": Pix2PixHDConfig(use_boundary=False)},
         "1 scale (16x16)": {"setup": blocks_setup(P, num_D=1, n_layers_D=1)},
         "3 scales (16x16)": {"setup": blocks_setup(P, num_D=3, n_layers_D=1)},
+        "no feature matching": {"config": Pix2PixHDConfig(use_feature_matching=False)},
     }
     unknown = [n for n in names if n not in table]
     if unknown:

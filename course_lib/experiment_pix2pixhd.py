@@ -120,7 +120,7 @@ def streets_pairs(P: Profile, split: str = "train", n: int | None = None, enhanc
 
 # G1 for the blocks (the boundary-map claim), per profile: 2 down-samplings (a 4x4 px
 # bottleneck cell at 128x64, a fraction of a 12-28 px block, as the official 4 at 1024x512
-# leave 64x64 px cells, a fraction of a car there), 3 residual blocks, batch 4; measured by
+# leave 16x16 px cells, a fraction of a car there), 3 residual blocks, batch 4; measured by
 # the probe of issue 26 and tools/hd_seeds.py: 500 steps show the map's seams on 3 seed pairs.
 BLOCKS_SIZES: dict[str, dict[str, int]] = {
     "ci": {"n_downsample_global": 2, "n_blocks_global": 1, "batch_size": 2},
@@ -129,15 +129,17 @@ BLOCKS_SIZES: dict[str, dict[str, int]] = {
 }
 
 
-def blocks_setup(P: Profile, **overrides: Any) -> HDSetup:
+def blocks_setup(P: Profile, enhancers: int = 0, **overrides: Any) -> HDSetup:
     """G1's sizes for the blocks under profile ``P`` (:data:`BLOCKS_SIZES`): ``P.hd_size``,
     ``P.ngf``/``P.ndf``, as many 70x70 D scales as fit (:func:`hd_setup`), and the
-    down-samplings, residual blocks and batch of :data:`BLOCKS_SIZES`; ``overrides`` as
-    :func:`hd_setup`'s."""
-    sizes = BLOCKS_SIZES.get(P.name, BLOCKS_SIZES["gpu"])
-    kwargs: dict[str, Any] = dict(sizes)
+    down-samplings, residual blocks and batch of :data:`BLOCKS_SIZES`. ``enhancers=1``: that
+    G1 inside one local enhancer at twice the size (the enhancer's batch of
+    :func:`hd_setup`); ``overrides`` as :func:`hd_setup`'s."""
+    kwargs: dict[str, Any] = dict(BLOCKS_SIZES.get(P.name, BLOCKS_SIZES["gpu"]))
+    if enhancers:
+        del kwargs["batch_size"]
     kwargs.update(overrides)
-    return hd_setup(P, **kwargs)
+    return hd_setup(P, enhancers=enhancers, **kwargs)
 
 
 def blocks_pairs(P: Profile, split: str = "train", n: int | None = None, seed: int = 0,
@@ -468,8 +470,6 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
     enhanced = global_generator is not None or config.global_steps or config.fix_global_steps
     dataset_name = getattr(train_set, "dataset_name", None)
     blocks = dataset_name == SyntheticBlocks.dataset_name
-    if setup is None and blocks and not enhanced:
-        setup = blocks_setup(P)
     if setup is None:
         k = 1 if enhanced else 0
         if (h // 2 ** k, w // 2 ** k) != tuple(P.hd_size):
@@ -477,7 +477,7 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
                              f"{P.hd_size[0]}x{P.hd_size[1]}"
                              f"{' and the enhancer at twice that' if k else ''}: render them "
                              f"with streets_pairs(P, enhancers={k}) or pass setup=")
-        setup = hd_setup(P, enhancers=k)
+        setup = blocks_setup(P, enhancers=k) if blocks else hd_setup(P, enhancers=k)
     setup = replace(setup, use_boundary=config.use_boundary, use_features=config.use_features)
     if (setup.height, setup.width) != (h, w):
         raise ValueError(f"setup is for {setup.height}x{setup.width} but the scenes are {h}x{w}")
@@ -584,8 +584,8 @@ def fit_feature_clusters(run: Pix2PixHDRun, train_set: Dataset, n_clusters: int 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("pixel_acc", "per-pixel acc"), ("class_iou", "class IoU"),
     ("boundary_acc", "touching acc"), ("boundary_contrast", "touching contr."),
-    ("class_boundary_acc", "class-edge acc"), ("sharpness_inside", "sharp. inside"),
-    ("l1", "L1"))
+    ("class_boundary_acc", "class-edge acc"), ("seam_depth", "seam depth"),
+    ("sharpness_inside", "sharp. inside"), ("l1", "L1"))
 
 
 def _evaluation(item: Pix2PixHDRun | HDEvaluation, name: str) -> HDEvaluation:

@@ -6,7 +6,8 @@ For each seed pair ``(d, t)``: the blocks drawn with ``SyntheticBlocks(seed=d)``
 and every network and batch order seeded by ``t``; then exactly the notebook's G1 runs
 (``course_lib.experiment_boundary.train_boundary_runs``): with the map, without it, one 16x16
 D, three scales of it. Runs checkpoint under ``--runs`` (default ``runs/claims``, shared with
-``tests/test_claims_pix2pixhd.py``) in ``05_pix2pixhd/<profile>/blocks_d<d>_t<t>/<variant>``;
+``tests/test_claims_pix2pixhd.py``) in ``05_pix2pixhd/<profile>/blocks_d<d>_t<t>/<variant>``
+(the pair (0, 0) in the notebook's ``05_pix2pixhd/<profile>/blocks/<variant>``);
 start the same command again to continue, finished runs are only evaluated. ``--variants``
 trains a subset (to run two one-thread processes side by side), and a later call with all of
 them collects every number.
@@ -38,6 +39,14 @@ def parse_pair(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"a seed pair is 'DATA,TRAIN' (two ints), got {text!r}")
     return d, t
+
+
+def run_root(runs: Path, profile: str, d: int, t: int) -> Path:
+    """``<runs>/05_pix2pixhd/<profile>/blocks_d<d>_t<t>``; the pair (0, 0) is the notebook's own
+    folder ``<runs>/05_pix2pixhd/<profile>/blocks`` (``--runs solutions/runs`` evaluates the
+    runs of an executed notebook)."""
+    base = runs / "05_pix2pixhd" / profile
+    return base / "blocks" if (d, t) == (0, 0) else base / f"blocks_d{d}_t{t}"
 
 
 def claims(numbers: dict[str, Any]) -> dict[str, tuple[float, bool]]:
@@ -99,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seg = blocks_segmenter(P, train, data_seed=d, progress=args.progress)
         result = train_boundary_runs(
             P, train, val, seg, names=names, train_seed=t, progress=args.progress,
-            run_root=args.runs / "05_pix2pixhd" / P.name / f"blocks_d{d}_t{t}")
+            run_root=run_root(args.runs, P.name, d, t))
         numbers = boundary_numbers(result)
         numbers["claims"] = {k: {"value": v, "held": h} for k, (v, h) in claims(numbers).items()}
         numbers["wall_seconds"] = time.time() - t0

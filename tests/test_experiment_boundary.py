@@ -22,6 +22,8 @@ def test_blocks_setup_makes_a_bottleneck_cell_a_fraction_of_a_block() -> None:
     assert (cpu.height, cpu.width, cpu.n_downsample_global, cpu.n_blocks_global,
             cpu.batch_size, cpu.num_D) == (64, 128, 2, 3, 4, 2)
     assert 2 ** cpu.n_downsample_global < 0.19 * 64 / 2        # 4 px cells, blocks >= 12 px
+    gpu = blocks_setup(get_profile("gpu", device="cpu"))
+    assert 2 ** gpu.n_downsample_global < 0.19 * gpu.height / 2  # 16 px cells, blocks >= 48 px
     assert blocks_setup(P, num_D=1, n_layers_D=1).num_D == 1
 
 

@@ -21,7 +21,8 @@ def test_two_pairs_write_every_number_and_resume(tmp_path: Path, capsys) -> None
     tool = _tool()
     out = tmp_path / "hd.json"
     args = ["--profile", "ci", "--seeds", "0,0", "1,2", "--runs", str(tmp_path / "runs"),
-            "--variants", "with the map", "no map", "--json", str(out)]
+            "--variants", "with the map", "no map", "--enhancer", "--features",
+            "--json", str(out)]
     assert tool.main(args) == 0
     report = json.loads(out.read_text())
     assert report["command"].startswith("python tools/hd_seeds.py --profile ci")
@@ -31,9 +32,14 @@ def test_two_pairs_write_every_number_and_resume(tmp_path: Path, capsys) -> None
     assert pair["real"]["depth"] > 0.5 and "hidden" in pair
     assert {"seams", "pixel_acc", "seconds"} <= set(pair["no map"])
     assert any(k.startswith("seam depth with the map / without") for k in pair["claims"])
+    assert set(pair["enhancer"]) >= {"G1 upsampled", "G1 + G2, G1 frozen", "G1 + G2, joint"}
+    assert pair["features"]["l1_own_features"] > 0
+    assert any(k.startswith("L1, random cluster") for k in pair["claims"])
     base = tmp_path / "runs" / "05_pix2pixhd" / "ci"
     assert (base / "blocks" / "with_the_map" / "last.pt").is_file()      # the notebook's
     assert (base / "blocks_d1_t2" / "no_map" / "last.pt").is_file()
+    assert (base / "blocks_d1_t2" / "enhancer" / "last.pt").is_file()
+    assert (base / "streets_t2" / "features" / "last.pt").is_file()
     first = capsys.readouterr().out
     assert tool.main(args) == 0                                          # finished: evaluated
     again = json.loads(out.read_text())["pairs"]["d1_t2"]

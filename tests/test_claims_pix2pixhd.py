@@ -7,10 +7,13 @@ train_boundary_runs``, as ``tools/hd_seeds.py --seeds 1,1`` runs them). Runs che
 ``$COURSE_CLAIMS_RUNS`` (default ``runs/claims``) in ``05_pix2pixhd/<profile>/blocks_d1_t1/
 <variant>``, the folders of ``tools/hd_seeds.py``, so a finished seed run is only evaluated
 (the settings are checked, so only identical runs are reused); the streets feature run
-(training seed 1) is in ``05_pix2pixhd/<profile>/streets_t1/features``. From scratch: five G1 runs
-of 500 steps (about 2.5 min each on a free CPU thread in bf16), the enhancer and the feature
-run, about 20 minutes on one thread. Each test asserts what the course measured on three seed
-pairs (``docs/seeds/pix2pixhd_blocks.json``); a claim of the paper that does not appear at this
+(training seed 1) is in ``05_pix2pixhd/<profile>/streets_t1/features``. From scratch: the segmenter
+(about 40 s), five G1 runs of 500 steps (100 to 200 s each on one CPU thread in bf16), the
+enhancer (about 60 s) and the feature run (about 130 s), about 15 minutes on one thread
+(estimated from those runs); with the seed runs of ``tools/hd_seeds.py`` in place the test took
+265 s (enhancer and feature run trained), and 42 s with every run in place. Each test
+asserts what the course measured on three seed pairs
+(``docs/seeds/pix2pixhd_blocks_d0_t0_d1_t1_d2_t2_bf16.json``); a claim of the paper that does not appear at this
 scale is a strict ``xfail`` with the numbers in its reason.
 """
 from __future__ import annotations

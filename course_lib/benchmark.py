@@ -492,7 +492,8 @@ def main(argv: list[str] | None = None) -> None:
 # --------------------------------------------------------------------------- every model
 
 
-TRAIN_KINDS: tuple[str, ...] = ("pix2pix", "pix2pixhd", "pix2pixhd_enhancer", "bicyclegan")
+TRAIN_KINDS: tuple[str, ...] = ("pix2pix", "pix2pixhd", "pix2pixhd_enhancer", "pix2pixhd_blocks",
+                                 "pix2pixhd_blocks_enhancer", "bicyclegan")
 
 
 def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
@@ -501,7 +502,9 @@ def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
 
     ``kind``: ``"pix2pix"`` (U-Net + 70x70 PatchGAN at ``P.image_size``), ``"pix2pixhd"``
     (G1 + multi-scale D on street scenes at ``P.hd_size``), ``"pix2pixhd_enhancer"`` (G1 + G2
-    at twice that, joint phase) or ``"bicyclegan"`` (the hybrid at ``P.image_size``).
+    at twice that, joint phase), ``"pix2pixhd_blocks"`` / ``"pix2pixhd_blocks_enhancer"`` (the
+    same on the blocks, with :func:`~course_lib.experiment_pix2pixhd.blocks_setup`'s G1) or
+    ``"bicyclegan"`` (the hybrid at ``P.image_size``).
     The batch is ``P.batch_size`` pairs (pix2pixHD: its setup's batch), drawn from the
     course's procedural datasets and moved to ``device``.
     """
@@ -529,14 +532,16 @@ def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
         n = max(2, P.batch_size - P.batch_size % 2)
         batch = {k: torch.rand(n, 3, P.image_size, P.image_size) * 2 - 1 for k in ("A", "B")}
     else:
-        from course_lib.data.streets import SyntheticStreets
-        from course_lib.experiment_pix2pixhd import hd_setup
+        from course_lib.data import SyntheticBlocks, SyntheticStreets
+        from course_lib.experiment_pix2pixhd import blocks_setup, hd_setup
         from course_lib.train.pix2pixhd import Pix2PixHDConfig
         from course_lib.train.pix2pixhd_setup import build_pix2pixhd
 
-        k = 1 if kind == "pix2pixhd_enhancer" else 0
-        setup = hd_setup(P, enhancers=k)
-        data = SyntheticStreets(image_size=(setup.height, setup.width), split="train")
+        k = 1 if kind.endswith("_enhancer") else 0
+        sizes = blocks_setup if kind.startswith("pix2pixhd_blocks") else hd_setup
+        setup = sizes(P, enhancers=k)
+        scenes = SyntheticBlocks if kind.startswith("pix2pixhd_blocks") else SyntheticStreets
+        data = scenes(image_size=(setup.height, setup.width), split="train")
         items = [data[i] for i in range(setup.batch_size)]
         batch = {key: torch.stack([it[key] for it in items]) for key in items[0]
                  if torch.is_tensor(items[0][key])}
@@ -544,7 +549,7 @@ def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
         setup = _replace(setup, use_boundary=cfg.use_boundary, use_features=cfg.use_features)
         global_g = None
         if k:
-            global_g = build_pix2pixhd(hd_setup(P), data.num_classes, cfg).G
+            global_g = build_pix2pixhd(sizes(P), data.num_classes, cfg).G
         model = build_pix2pixhd(setup, data.num_classes, cfg, device=device,
                                 global_generator=global_g)
     return model, {key: v.to(device) for key, v in batch.items()}
@@ -602,13 +607,15 @@ def estimate_train_memory(kind: str, P: Any) -> TrainMemory:
     """
     from dataclasses import replace as _replace
 
-    if kind in ("pix2pixhd", "pix2pixhd_enhancer"):
-        from course_lib.data.streets import SyntheticStreets
-        from course_lib.experiment_pix2pixhd import hd_setup
+    if kind.startswith("pix2pixhd"):
+        from course_lib.data import SyntheticBlocks, SyntheticStreets
+        from course_lib.experiment_pix2pixhd import blocks_setup, hd_setup
         from course_lib.train.pix2pixhd_setup import estimate_memory
 
-        setup = hd_setup(P, enhancers=1 if kind == "pix2pixhd_enhancer" else 0)
-        classes = SyntheticStreets(image_size=(32, 64)).num_classes
+        blocks = kind.startswith("pix2pixhd_blocks")
+        setup = (blocks_setup if blocks else hd_setup)(
+            P, enhancers=1 if kind.endswith("_enhancer") else 0)
+        classes = (SyntheticBlocks if blocks else SyntheticStreets).num_classes
         est = estimate_memory(setup, classes, phase="joint")
         return TrainMemory(kind, setup.batch_size, est.parameters, est.states, est.activations)
     from course_lib.train.pix2pixhd_setup import _saved_bytes

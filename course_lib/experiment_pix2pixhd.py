@@ -11,6 +11,11 @@ scales (Sec. 3.2), G1 alone or G1 + the local enhancer, and the instance feature
                           segmenter=seg, run_dir="runs/05/no_boundary")
     print(run.evaluation)
 
+The boundary-map claim has its own scenes, :class:`~course_lib.data.SyntheticBlocks` (rows of
+touching same-class blocks parted only by a dark seam; :func:`blocks_pairs`), and its own G1
+size, :func:`blocks_setup` (2 down-samplings, so that a bottleneck cell is a fraction of a
+block); on them the evaluation adds the seam measures of :mod:`course_lib.metrics.seams`.
+
 * **Sizes** come from the profile (:func:`hd_setup`): G1 trains at ``P.hd_size``, the
   enhancer at twice that; ``ngf`` is ``P.ngf`` for G1 and half of it for the enhancer (the
   official 2048x1024 script's ratio, 64 and 32); the number of discriminator scales is the
@@ -42,12 +47,14 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from course_lib.data.cache import InMemoryPairs
+from course_lib.data.blocks import SyntheticBlocks
 from course_lib.data.streets import SyntheticStreets
 from course_lib.experiment import (_positive, open_run, plot_history, release_training_state,
                                    run_folder_name)
 from course_lib.losses import VGGPerceptualLoss
 from course_lib.metrics import FCNScore, Segmenter, fcn_score, sharpness_ratio
 from course_lib.metrics.boundary import BoundaryScore, boundary_accuracy
+from course_lib.metrics.seams import SeamScore, seam_score
 from course_lib.models.clusters import FeatureClusters, collect_instance_features
 from course_lib.models.pix2pixhd import GlobalGenerator, max_num_D
 from course_lib.profiles import Profile, cap_steps, scale_to_cap
@@ -57,7 +64,8 @@ from course_lib.train.engine import History, LoopConfig, TrainingLoop
 from course_lib.train.pix2pixhd import Pix2PixHD, Pix2PixHDConfig
 from course_lib.train.pix2pixhd_setup import HDSetup, build_pix2pixhd
 
-__all__ = ["hd_setup", "streets_pairs", "HDEvaluation", "hd_outputs", "evaluate_outputs",
+__all__ = ["hd_setup", "streets_pairs", "blocks_setup", "blocks_pairs", "BLOCKS_SIZES",
+           "hide_instances", "HDEvaluation", "hd_outputs", "evaluate_outputs",
            "evaluate_hd", "Pix2PixHDRun", "train_pix2pixhd", "train_hd_variants",
            "fit_feature_clusters", "hd_results_table", "print_hd_results", "show_hd_outputs",
            "touching_window"]
@@ -110,6 +118,56 @@ def streets_pairs(P: Profile, split: str = "train", n: int | None = None, enhanc
     return InMemoryPairs(SyntheticStreets(image_size=(h, w), split=split), n, progress=progress)
 
 
+# G1 for the blocks (the boundary-map claim), per profile: 2 down-samplings (a 4x4 px
+# bottleneck cell at 128x64, a fraction of a 12-28 px block, as the official 4 at 1024x512
+# leave 16x16 px cells, a fraction of a car there), 3 residual blocks, batch 4; measured by
+# the probe of issue 26 and tools/hd_seeds.py: 500 steps show the map's seams on 3 seed pairs.
+# gpu (not measured on a GPU): the paper's 4 down-samplings and 9 blocks at 256x512 (16 px
+# cells, a fraction of a 48-112 px block), batch 2 as the streets' G1, to fit a 16 GB T4.
+BLOCKS_SIZES: dict[str, dict[str, int]] = {
+    "ci": {"n_downsample_global": 2, "n_blocks_global": 1, "batch_size": 2},
+    "cpu": {"n_downsample_global": 2, "n_blocks_global": 3, "batch_size": 4},
+    "gpu": {"n_downsample_global": 4, "n_blocks_global": 9, "batch_size": 2},
+}
+
+
+def blocks_setup(P: Profile, enhancers: int = 0, **overrides: Any) -> HDSetup:
+    """G1's sizes for the blocks under profile ``P`` (:data:`BLOCKS_SIZES`): ``P.hd_size``,
+    ``P.ngf``/``P.ndf``, as many 70x70 D scales as fit (:func:`hd_setup`), and the
+    down-samplings, residual blocks and batch of :data:`BLOCKS_SIZES`. ``enhancers=1``: that
+    G1 inside one local enhancer at twice the size (the enhancer's batch of
+    :func:`hd_setup`); ``overrides`` as :func:`hd_setup`'s."""
+    kwargs: dict[str, Any] = dict(BLOCKS_SIZES.get(P.name, BLOCKS_SIZES["gpu"]))
+    if enhancers:
+        del kwargs["batch_size"]
+    kwargs.update(overrides)
+    return hd_setup(P, enhancers=enhancers, **kwargs)
+
+
+def blocks_pairs(P: Profile, split: str = "train", n: int | None = None, seed: int = 0,
+                 enhancers: int = 0, progress: bool = True, **options: Any) -> InMemoryPairs:
+    """Blocks scenes (:class:`~course_lib.data.SyntheticBlocks`, ``options`` are its knobs)
+    at G1's size (``enhancers=1``: twice as high and wide), rendered once and kept in memory
+    (default ``n``: ``P.train_size`` for train, ``P.eval_size`` else). ``seed`` selects the
+    data set (the "data" half of a seed pair)."""
+    h, w = (s * 2 ** enhancers for s in P.hd_size)
+    if n is None:
+        n = P.train_size if split == "train" else P.eval_size
+    return InMemoryPairs(SyntheticBlocks(image_size=(h, w), split=split, seed=seed, **options),
+                         n, progress=progress)
+
+
+def hide_instances(pairs: Dataset | Mapping[str, torch.Tensor], n: int | None = None
+                   ) -> dict[str, torch.Tensor]:
+    """``pairs`` with every object's instance id replaced by its class id: the boundary map
+    then shows class edges only (the test-time intervention of notebook 05: do G's seams
+    fade when the instance boundaries are hidden?)."""
+    from course_lib.models.clusters import instance_class
+
+    data = _stack(pairs, n)
+    return {**data, "instance_map": instance_class(data["instance_map"])}
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -124,6 +182,8 @@ class HDEvaluation:
         l1: mean absolute difference to the real photos.
         count: scenes evaluated.
         fake: the generated images (CPU), for display.
+        seams: seam depth and seams in the wrong place (:mod:`course_lib.metrics.seams`;
+            blocks scenes only, else ``None``).
     """
 
     fcn: FCNScore | None
@@ -133,6 +193,7 @@ class HDEvaluation:
     l1: float
     count: int
     fake: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    seams: SeamScore | None = None
 
     def as_dict(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -143,6 +204,9 @@ class HDEvaluation:
         out.update(boundary_acc=self.boundary.accuracy, boundary_contrast=self.boundary.contrast,
                    class_boundary_acc=self.boundary.class_accuracy,
                    sharpness_inside=self.sharpness_inside, l1=self.l1)
+        if self.seams is not None:
+            out.update(seam_depth=self.seams.depth, seam_hits=self.seams.hit_rate,
+                       wrong_seams=self.seams.wrong_per_scene)
         return out
 
     def without_images(self) -> HDEvaluation:
@@ -150,7 +214,8 @@ class HDEvaluation:
 
     def __str__(self) -> str:
         fcn = f"FCN-score: {self.fcn}" if self.fcn is not None else "no FCN-score"
-        return (f"{fcn} | boundaries: {self.boundary} | sharpness inside "
+        seams = f" | {self.seams}" if self.seams is not None else ""
+        return (f"{fcn} | boundaries: {self.boundary}{seams} | sharpness inside "
                 f"{self.sharpness_inside:.2f} | L1 {self.l1:.3f}  [{self.count} scenes]")
 
 
@@ -214,11 +279,12 @@ def hd_outputs(model: Pix2PixHD, pairs: Dataset | Mapping[str, torch.Tensor],
 
 def evaluate_outputs(fake: torch.Tensor, pairs: Dataset | Mapping[str, torch.Tensor],
                      segmenter: Segmenter | None, keep_images: bool = True,
-                     margin: int = 2) -> HDEvaluation:
+                     margin: int = 2, seams: bool = False) -> HDEvaluation:
     """Measure generated street scenes ``fake`` (N, 3, H, W) against ``pairs``' first N.
 
     FCN-score (``segmenter=None`` skips it), boundary accuracy, sharpness inside class
-    regions (``margin`` pixels from their edges) and L1.
+    regions (``margin`` pixels from their edges) and L1; with ``seams=True`` (blocks scenes)
+    also :func:`~course_lib.metrics.seams.seam_score`.
     """
     data = _stack(pairs, fake.shape[0])
     real = data["B"].float().cpu()
@@ -236,12 +302,12 @@ def evaluate_outputs(fake: torch.Tensor, pairs: Dataset | Mapping[str, torch.Ten
         fcn=fcn, fcn_real=fcn_real, boundary=boundary_accuracy(fake, real, im, cm),
         sharpness_inside=sharpness_ratio(fake, real, cm, margin=margin),
         l1=float((fake - real).abs().mean()), count=int(fake.shape[0]),
-        fake=fake if keep_images else None)
+        fake=fake if keep_images else None, seams=seam_score(fake, im, cm) if seams else None)
 
 
 def evaluate_hd(model: Pix2PixHD, pairs: Dataset | Mapping[str, torch.Tensor],
                 segmenter: Segmenter | None, n: int | None = None, coarse: bool = False,
-                keep_images: bool = True) -> HDEvaluation:
+                keep_images: bool = True, seams: bool = False) -> HDEvaluation:
     """:func:`hd_outputs` then :func:`evaluate_outputs` (``coarse`` outputs are up-sampled
     bilinearly to the photos' size)."""
     data = _stack(pairs, n)
@@ -249,7 +315,7 @@ def evaluate_hd(model: Pix2PixHD, pairs: Dataset | Mapping[str, torch.Tensor],
     if fake.shape[-2:] != data["B"].shape[-2:]:
         fake = F.interpolate(fake, size=tuple(data["B"].shape[-2:]), mode="bilinear",
                              align_corners=False)
-    return evaluate_outputs(fake, data, segmenter, keep_images)
+    return evaluate_outputs(fake, data, segmenter, keep_images, seams=seams)
 
 
 # --------------------------------------------------------------------------- a run
@@ -348,7 +414,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
         config: :class:`~course_lib.train.pix2pixhd.Pix2PixHDConfig`; ``num_classes`` and
             ``steps`` are filled in. ``global_steps``/``fix_global_steps`` > 0 (or a
             ``global_generator``) make the generator a LocalEnhancer.
-        setup: network sizes; default :func:`hd_setup` for the data's size.
+        setup: network sizes; default :func:`hd_setup` for the data's size
+            (:func:`blocks_setup` for G1 on blocks scenes).
         global_generator: a trained G1 to wrap in the local enhancer (the official
             2048x1024 recipe); its weights are part of the run's settings.
         steps: length of the run; default ``P.steps``.
@@ -403,6 +470,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
     probe = train_set[0]
     h, w = (int(s) for s in probe["B"].shape[-2:])
     enhanced = global_generator is not None or config.global_steps or config.fix_global_steps
+    dataset_name = getattr(train_set, "dataset_name", None)
+    blocks = dataset_name == SyntheticBlocks.dataset_name
     if setup is None:
         k = 1 if enhanced else 0
         if (h // 2 ** k, w // 2 ** k) != tuple(P.hd_size):
@@ -410,7 +479,7 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
                              f"{P.hd_size[0]}x{P.hd_size[1]}"
                              f"{' and the enhancer at twice that' if k else ''}: render them "
                              f"with streets_pairs(P, enhancers={k}) or pass setup=")
-        setup = hd_setup(P, enhancers=k)
+        setup = blocks_setup(P, enhancers=k) if blocks else hd_setup(P, enhancers=k)
     setup = replace(setup, use_boundary=config.use_boundary, use_features=config.use_features)
     if (setup.height, setup.width) != (h, w):
         raise ValueError(f"setup is for {setup.height}x{setup.width} but the scenes are {h}x{w}")
@@ -430,6 +499,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
 
     settings = {"pix2pixhd": asdict(config), "setup": setup.as_dict(), "steps": steps,
                 "seed": seed, "global_generator": _weights_digest(global_generator)}
+    if blocks:                # the streets' run folders keep the settings they were written with
+        settings["data"] = {"dataset": dataset_name, "seed": getattr(train_set, "seed", None)}
     run_path = Path(run_dir) if run_dir is not None else None
     eval_steps = sorted({int(s) for s in eval_at if 0 < int(s) <= steps})
     loop_cfg = LoopConfig(steps=steps, batch_size=setup.batch_size, seed=seed,
@@ -443,7 +514,7 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
                                        for k, m in model.modules.items()})
     resumed_from, extras = open_run(loop, run_path, settings, name, steps, progress)
     evals: list[tuple[int, HDEvaluation]] = [
-        (s, from_plain(e, (HDEvaluation, FCNScore, BoundaryScore)))
+        (s, from_plain(e, (HDEvaluation, FCNScore, BoundaryScore, SeamScore)))
         for s, e in extras.get("evals", []) if s <= loop.step]
 
     val_data = _stack(val_set) if val_set is not None else None
@@ -451,7 +522,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
     def record(lp: TrainingLoop) -> None:
         if val_data is None or lp.step not in eval_steps:
             return
-        evals.append((lp.step, evaluate_hd(model, val_data, segmenter, keep_images=False)))
+        evals.append((lp.step, evaluate_hd(model, val_data, segmenter, keep_images=False,
+                                           seams=blocks)))
         if run_path is not None:
             save_checkpoint(run_path / _EXTRAS_FILE,
                             {"evals": [(s, to_plain(e.without_images())) for s, e in evals]})
@@ -470,7 +542,8 @@ def train_pix2pixhd(P: Profile, train_set: Dataset, val_set: Dataset | None = No
         finally:
             loop.config.steps = steps
     release_training_state(model)       # a finished run keeps its networks, not Adam's state
-    evaluation = evaluate_hd(model, val_data, segmenter) if val_data is not None else None
+    evaluation = evaluate_hd(model, val_data, segmenter, seams=blocks) \
+        if val_data is not None else None
     return Pix2PixHDRun(name=name, model=model, setup=setup, history=loop.history,
                         evaluation=evaluation, evals=evals, val_pairs=val_data or {},
                         run_dir=run_path, seconds=loop.seconds, resumed_from=resumed_from,
@@ -513,8 +586,8 @@ def fit_feature_clusters(run: Pix2PixHDRun, train_set: Dataset, n_clusters: int 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("pixel_acc", "per-pixel acc"), ("class_iou", "class IoU"),
     ("boundary_acc", "touching acc"), ("boundary_contrast", "touching contr."),
-    ("class_boundary_acc", "class-edge acc"), ("sharpness_inside", "sharp. inside"),
-    ("l1", "L1"))
+    ("class_boundary_acc", "class-edge acc"), ("seam_depth", "seam depth"),
+    ("sharpness_inside", "sharp. inside"), ("l1", "L1"))
 
 
 def _evaluation(item: Pix2PixHDRun | HDEvaluation, name: str) -> HDEvaluation:

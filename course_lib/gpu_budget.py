@@ -62,13 +62,15 @@ TRAIN_GFLOP_PER_PAIR: dict[str, float] = {
     "pix2pix": 86.9,              # U-Net-256 + 70x70 PatchGAN at 256 px (Isola et al. 6.1)
     "pix2pixhd": 796.4,           # G1 (9 blocks, ngf 64) + 2-scale D at 256x512
     "pix2pixhd_enhancer": 1456.6,  # G1 + G2 (ngf 32) + 3-scale D at 512x1024, joint phase
+    "pix2pixhd_blocks": 805.1,    # blocks_setup's G1 (4 down-samplings, 9 blocks) at 256x512
+    "pix2pixhd_blocks_enhancer": 1460.1,  # that G1 + G2 at 512x1024, joint phase
     "bicyclegan": 113.5,          # the hybrid: G, E, D and D2 at 256 px, per pair
     # the FCN-score segmenter, per image: 400 steps of 4 images at 256 px (23 GFLOP a step)
     "segmenter": 5.7,
 }
 # CPU seconds to render one procedural pair (one thread of the course's 2-core machine).
 RENDER_SECONDS: dict[str, float] = {"facades": 0.013, "shapes": 0.005, "streets": 0.065,
-                                    "streets_2x": 0.49}
+                                    "streets_2x": 0.49, "blocks": 0.0033, "blocks_2x": 0.014}
 NOTEBOOK_OVERHEAD_S = 30.0
 SEGMENTER_STEPS = 400
 SEGMENTER_BATCH = 4
@@ -112,22 +114,21 @@ def notebook_runs(name: str, P: Profile) -> tuple[list[Run], dict[str, int]]:
     if name == "05_pix2pixhd":
         # pix2pixHD's batch is its setup's (the one place that sizes its networks); imported
         # here, at call time, as the experiments sit above this module.
-        from course_lib.experiment_pix2pixhd import hd_setup
-
-        def hd_batch(P: Profile, enhancers: int) -> int:
-            return hd_setup(P, enhancers=enhancers).batch_size
+        from course_lib.experiment_pix2pixhd import blocks_setup, hd_setup
 
         steps = max(2, S // 4)
         phase = max(1, steps // 3)
-        return [Run("pix2pixhd", steps, hd_batch(P, 0), 6,
-                    what="five ablations + instance features"),
-                Run("pix2pixhd_enhancer", 2 * phase, hd_batch(P, 1), 1,
-                    what="G1 + G2 (G1 frozen, then joint)"),
+        pairs = P.train_size + P.eval_size
+        return [Run("pix2pixhd_blocks", steps, blocks_setup(P).batch_size, 5,
+                    what="five G1 runs on the blocks"),
+                Run("pix2pixhd_blocks_enhancer", 2 * phase,
+                    blocks_setup(P, enhancers=1).batch_size, 1,
+                    what="G1 + G2 on the blocks (G1 frozen, then joint)"),
+                Run("pix2pixhd", steps, hd_setup(P).batch_size, 1,
+                    what="instance features on the streets"),
                 Run("segmenter", SEGMENTER_STEPS, SEGMENTER_BATCH * 2, 1,
-                    what="segmenter at 256x512"),
-                Run("segmenter", SEGMENTER_STEPS, SEGMENTER_BATCH * 8, 1,
-                    what="segmenter at 512x1024")], \
-            {"streets": P.train_size + P.eval_size, "streets_2x": P.train_size + P.eval_size}
+                    what="the blocks' segmenter at 256x512")], \
+            {"blocks": pairs, "blocks_2x": pairs, "streets": pairs}
     if name == "06_bicyclegan":
         return [Run("bicyclegan", max(2, S // 2), B, 6,
                     what="pix2pix+noise, 2 cVAE-GAN, cLR-GAN, 2 BicycleGAN")], \

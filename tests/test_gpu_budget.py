@@ -164,7 +164,8 @@ def test_header_note_projects_then_reports_measurements(
     assert gpu_budget.header_note("04_pix2pix") == "gpu profile: 12 min measured on Tesla T4"
 
 
-@pytest.mark.parametrize("kind", ["pix2pix", "pix2pixhd", "pix2pixhd_enhancer", "bicyclegan"])
+@pytest.mark.parametrize("kind", ["pix2pix", "pix2pixhd", "pix2pixhd_enhancer", "pix2pixhd_blocks",
+                                  "pix2pixhd_blocks_enhancer", "bicyclegan"])
 def test_each_training_cell_fits_a_16_gb_t4(kind: str) -> None:
     """An estimate (float32, +20 % and the CUDA context), not a GPU measurement."""
     from course_lib.benchmark import estimate_train_memory
@@ -175,7 +176,7 @@ def test_each_training_cell_fits_a_16_gb_t4(kind: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(gpu_budget.TRAIN_GFLOP_PER_PAIR)[:4])
+@pytest.mark.parametrize("kind", [k for k in gpu_budget.TRAIN_GFLOP_PER_PAIR if k != "segmenter"])
 def test_pinned_flops_are_the_counted_ones(kind: str) -> None:
     from dataclasses import replace
 

@@ -66,33 +66,33 @@ def test_bicyclegan_codes_from_a_saved_generator(tmp_path, capsys):
 
 
 def test_pix2pixhd_generators_rebuilt_from_saved_runs(tmp_path, capsys):
-    """Notebook 05's folders, as train_hd_variants and the enhancer cell write them (ci sizes,
+    """Notebook 05's folders, as train_boundary_runs and the enhancer cell write them (ci sizes,
     two steps): the figure shows G1 without and with the boundary map, G1 + G2, the photos."""
-    from course_lib.experiment_pix2pixhd import (streets_pairs, train_hd_variants,
+    from course_lib.experiment_pix2pixhd import (blocks_pairs, train_hd_variants,
                                                  train_pix2pixhd)
     from course_lib.profiles import get_profile
     from course_lib.train.pix2pixhd import Pix2PixHDConfig
 
     P = get_profile("ci", device="cpu")
-    root = tmp_path / "runs" / "05_pix2pixhd" / "ci"
-    train = streets_pairs(P, "train", n=2, progress=False)
+    root = tmp_path / "runs" / "05_pix2pixhd" / "ci" / "blocks"
+    train = blocks_pairs(P, "train", n=2, progress=False)
     runs = train_hd_variants(P, train, None, {
-        "pix2pixHD": {}, "no boundary map": {"config": Pix2PixHDConfig(use_boundary=False)},
+        "with the map": {}, "no map": {"config": Pix2PixHDConfig(use_boundary=False)},
     }, run_root=root, steps=2, progress=False, amp=None)
-    assert sorted(p.name for p in root.iterdir()) == ["no_boundary_map", "pix2pixHD"]
+    assert sorted(p.name for p in root.iterdir()) == ["no_map", "with_the_map"]
     out = tmp_path / "images"
     assert make_gallery.main(["--runs", str(tmp_path / "runs"), "--profile", "ci",
                               "--out", str(out)]) == 0
-    assert "['label\\nmap', 'G1, no\\nboundary\\nmap', 'G1\\n(pix2pixHD)', 'real\\nphoto']" \
+    assert "['label\\nmap', 'G1, no\\nboundary\\nmap', 'G1, with\\nthe map', 'real\\nphoto']" \
         in capsys.readouterr().out                      # no enhancer run yet: two G1 rows
 
-    big = streets_pairs(P, "train", n=2, enhancers=1, progress=False)
-    train_pix2pixhd(P, big, None, global_generator=runs["pix2pixHD"].G, steps=2,
+    big = blocks_pairs(P, "train", n=2, enhancers=1, progress=False)
+    train_pix2pixhd(P, big, None, global_generator=runs["with the map"].G, steps=2,
                     config=Pix2PixHDConfig(fix_global_steps=1), name="G1 + G2",
                     run_dir=root / "enhancer", progress=False, amp=None)
-    model, step = make_gallery.load_hd_model(root / "pix2pixHD")
+    model, step = make_gallery.load_hd_model(root / "with_the_map")
     assert step == 2
-    for k, v in runs["pix2pixHD"].G.state_dict().items():
+    for k, v in runs["with the map"].G.state_dict().items():
         assert torch.equal(v, model.G.state_dict()[k]), k
 
     info = make_gallery.draw_hd(make_gallery.find_hd_runs([tmp_path / "runs"], "ci"),
@@ -101,7 +101,7 @@ def test_pix2pixhd_generators_rebuilt_from_saved_runs(tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size < make_gallery.MAX_BYTES
     assert info["rows"][-2:] == ["G1 + G2\n(2× size)", "real\nphoto"]
     assert info["size"] == [32, 64] and info["steps"] == {
-        "no_boundary_map": 2, "pix2pixHD": 2, "enhancer": 2}
+        "blocks/no_map": 2, "blocks/with_the_map": 2, "blocks/enhancer": 2}
     assert info["caption"] == "G1 32×64 px, 2 steps; G1 + G2 64×128 px, 2 steps"
     assert make_gallery.main(["--runs", str(tmp_path / "runs"), "--profile", "ci",
                               "--out", str(out), "--markdown"]) == 0

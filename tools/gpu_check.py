@@ -47,8 +47,10 @@ NO_CUDA, TOO_LITTLE_MEMORY = 2, 3
 # The notebooks' main training cells: (kind in course_lib.benchmark.TRAIN_KINDS, notebooks).
 CELLS: dict[str, str] = {
     "pix2pix": "01-04, 07: train_variants / train_pix2pix",
-    "pix2pixhd": "05: the ablations (G1 at 256x512)",
-    "pix2pixhd_enhancer": "05: G1 + local enhancer at 512x1024",
+    "pix2pixhd": "05: the instance-feature run on the streets (G1 at 256x512)",
+    "pix2pixhd_enhancer": "05: G1 + local enhancer on the streets at 512x1024 (command line)",
+    "pix2pixhd_blocks": "05: the G1 runs on the blocks (256x512)",
+    "pix2pixhd_blocks_enhancer": "05: G1 + local enhancer on the blocks at 512x1024",
     "bicyclegan": "06: train_bicyclegan (the hybrid)",
 }
 

@@ -5,10 +5,10 @@ Notebooks 01-04 save each variant they train under ``runs/<notebook>/<profile>/<
 (next to the notebook, at every profile but ``ci``), with the outputs on the first validation
 facades in ``extras.pt``. For each notebook this tool draws one small figure: the input label
 maps, each variant's final outputs, and the real photos, one column per facade. For notebook 05
-(``runs/05_pix2pixhd/<profile>/``) it rebuilds the generators of ``no_boundary_map``,
-``pix2pixHD`` and ``enhancer`` (G1 + G2, twice the size) from ``run.json`` and ``last.pt`` and
-draws three validation street scenes: the label maps, G1 without and with the instance
-boundary map, G1 + G2, the real photos, and a zoom on touching cars. For notebook 06
+(``runs/05_pix2pixhd/<profile>/blocks/``) it rebuilds the generators of ``no_map``,
+``with_the_map`` and ``enhancer`` (G1 + G2, twice the size) from ``run.json`` and ``last.pt``
+and draws three validation blocks scenes: the label maps, G1 without and with the instance
+boundary map, G1 + G2, the real photos, and a zoom on touching blocks. For notebook 06
 (``runs/06_bicyclegan/<profile>/<norm>/<variant>/``) it rebuilds each variant's generator from
 ``run.json`` and ``last.pt`` and draws one outline under the same six random codes z, then the
 K correct fills, named (the outline is rendered as the training data that ``run.json``
@@ -23,7 +23,7 @@ Run the notebooks at the ``cpu`` profile first (``COURSE_PROFILE=cpu``), then::
 
 A notebook whose runs are missing is reported and skipped; nothing is overwritten unless its
 runs are there. The inputs and real photos are rendered again from the procedural datasets
-(``SyntheticFacades``, ``SyntheticStreets`` and ``SyntheticShapes`` with ``split="val"``,
+(``SyntheticFacades``, ``SyntheticBlocks`` and ``SyntheticShapes`` with ``split="val"``,
 the validation sets of the notebooks) at the size of the runs.
 """
 from __future__ import annotations
@@ -165,8 +165,8 @@ def draw(section: Section, runs: dict[str, Path], out: Path, size: float = 1.0) 
 
 
 HD = Section("05_pix2pixhd", "05 · pix2pixHD: the boundary map, then the local enhancer",
-             (("no_boundary_map", "G1, no\nboundary\nmap"), ("pix2pixHD", "G1\n(pix2pixHD)"),
-              ("enhancer", "G1 + G2\n(2× size)")))
+             (("blocks/no_map", "G1, no\nboundary\nmap"), ("blocks/with_the_map", "G1, with\nthe map"),
+              ("blocks/enhancer", "G1 + G2\n(2× size)")))
 
 
 def find_hd_runs(roots: list[Path], profile: str) -> dict[str, Path]:
@@ -210,20 +210,20 @@ def load_hd_model(run: Path) -> tuple["Pix2PixHD", int]:  # noqa: F821 - importe
     return model, int(state.get("step", settings.get("steps", 0)))
 
 
-def _touching_cars(instance_maps: "torch.Tensor", size: tuple[int, int]  # noqa: F821
-                   ) -> tuple[int, int, int] | None:
+def _touching_objects(instance_maps: "torch.Tensor", size: tuple[int, int]  # noqa: F821
+                      ) -> tuple[int, int, int] | None:
     """``(scene, y, x)``: the ``size`` window, over scenes ``(N, H, W)``, with the most
-    boundary pixels between touching cars, moved to centre them (``None``: no cars touch)."""
+    boundary pixels between touching objects of one class, moved to centre them (``None``:
+    none touch)."""
     import torch
 
-    from course_lib.data.streets import CAR, INSTANCE_OFFSET
     from course_lib.experiment_pix2pixhd import touching_window
     from course_lib.metrics.boundary import instance_crossings
 
     best, where = 0, None
     for i, m in enumerate(instance_maps.long()):
         h, w = m.shape
-        cars = torch.where(m // INSTANCE_OFFSET == CAR, m, torch.zeros_like(m))
+        cars = torch.where(m >= 1000, m, torch.zeros_like(m))   # things only
         y, x = touching_window(cars, size)
         a, _, same = instance_crossings(cars[None])
         ys, xs = a[same] // w, a[same] % w
@@ -237,12 +237,12 @@ def _touching_cars(instance_maps: "torch.Tensor", size: tuple[int, int]  # noqa:
 
 
 def draw_hd(runs: dict[str, Path], out: Path, n: int = 3) -> dict:
-    """The first ``n`` validation street scenes: the label maps, G1 without and with the
+    """The first ``n`` validation blocks scenes: the label maps, G1 without and with the
     instance boundary map, G1 + G2 at twice the size, the real photos; then a zoom (x2) on
-    touching cars, where the boundary map matters most."""
+    touching blocks, where the boundary map matters most."""
     import torch
 
-    from course_lib.data import SyntheticStreets
+    from course_lib.data import SyntheticBlocks
     from course_lib.experiment_pix2pixhd import hd_outputs
 
     labels = dict(HD.rows)
@@ -252,17 +252,17 @@ def draw_hd(runs: dict[str, Path], out: Path, n: int = 3) -> dict:
         model, steps[name] = load_hd_model(runs[name])
         setup = json.loads((runs[name] / "run.json").read_text())["setup"]
         sizes[name] = (int(setup["height"]), int(setup["width"]))
-        val = SyntheticStreets(image_size=sizes[name], split="val", seed=0)
+        val = SyntheticBlocks(image_size=sizes[name], split="val", seed=0)
         scenes = [val[i] for i in range(n)]
         data = {k: torch.stack([s[k] for s in scenes]) for k in ("B", "class_map", "instance_map")}
         outputs[name] = list(hd_outputs(model, data))          # (3, H, W) each, in [-1, 1]
         del model
     # G1's size: a G1 run's, else half the enhancer's.
-    g1 = next((sizes[k] for k in names if k != "enhancer"), None) or \
-        tuple(s // 2 for s in sizes["enhancer"])
+    g1 = next((sizes[k] for k in names if k != "blocks/enhancer"), None) or \
+        tuple(s // 2 for s in sizes["blocks/enhancer"])
     top = max(sizes.values())
-    small = SyntheticStreets(image_size=g1, split="val", seed=0)
-    big = SyntheticStreets(image_size=top, split="val", seed=0) if top != g1 else small
+    small = SyntheticBlocks(image_size=g1, split="val", seed=0)
+    big = SyntheticBlocks(image_size=top, split="val", seed=0) if top != g1 else small
     first = [small[i] for i in range(n)]
     grid = [("label\nmap", [p["A"] for p in first])]
     grid += [(labels[name], outputs[name]) for name in names]
@@ -270,23 +270,23 @@ def draw_hd(runs: dict[str, Path], out: Path, n: int = 3) -> dict:
 
     columns = [f"val scene {i}" for i in range(n)]
     zoom = (g1[0] // 2, g1[1] // 2)
-    found = _touching_cars(torch.stack([p["instance_map"] for p in first]), zoom)
+    found = _touching_objects(torch.stack([p["instance_map"] for p in first]), zoom)
     if found is not None:
         i, y, x = found
         for row in grid:
             img = row[1][i]
             f = img.shape[-2] // g1[0]
             row[1].append(img[:, y * f:(y + zoom[0]) * f, x * f:(x + zoom[1]) * f])
-        columns.append(f"scene {i}: touching cars (×2)")
+        columns.append(f"scene {i}: touching blocks (×2)")
     _render(grid, HD.title, out, size=1.1, aspect=g1[1] / g1[0], columns=columns,
             interpolation="antialiased")
     parts = []
-    g1_runs = [k for k in names if k != "enhancer"]
+    g1_runs = [k for k in names if k != "blocks/enhancer"]
     if g1_runs:
         parts.append(f"G1 {g1[0]}×{g1[1]} px, {max(steps[k] for k in g1_runs)} steps")
-    if "enhancer" in names:
-        h, w = sizes["enhancer"]
-        parts.append(f"G1 + G2 {h}×{w} px, {steps['enhancer']} steps")
+    if "blocks/enhancer" in names:
+        h, w = sizes["blocks/enhancer"]
+        parts.append(f"G1 + G2 {h}×{w} px, {steps['blocks/enhancer']} steps")
     caption = "; ".join(parts)
     return {"notebook": HD.notebook, "file": str(out), "rows": [g[0] for g in grid],
             "steps": steps, "bytes": out.stat().st_size, "size": list(g1), "caption": caption,

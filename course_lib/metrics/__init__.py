@@ -10,6 +10,8 @@
 * ``perceptual`` -- LPIPS and FID when their pretrained weights can be loaded.
 * ``boundary`` -- accuracy at boundaries between touching objects of one class (pix2pixHD
   Sec. 3.3, Fig. 5).
+* ``seams`` -- on the blocks scenes: seam depth at the true seams between touching objects of
+  one class, seams drawn in the wrong place, and how alike a class's blocks are across a scene.
 
 Every metric takes images as float tensors in [-1, 1] and class maps as integer tensors.
 The numbers are comparable within the course, not to the papers' tables (those used a
@@ -17,6 +19,7 @@ Cityscapes-trained FCN-8s and ImageNet networks).
 """
 from course_lib.metrics.boundary import (BoundaryScore, boundary_accuracy, seam_depth,
                                           touching_pairs)
+from course_lib.metrics.seams import SeamScore, block_colour_spread, seam_score
 from course_lib.metrics.color import (
     ColorDistribution,
     color_distribution,
@@ -74,3 +77,4 @@ __all__ = [
     "sharpness_ratio",
 ]
 __all__ += ["BoundaryScore", "boundary_accuracy", "seam_depth", "touching_pairs"]
+__all__ += ["SeamScore", "block_colour_spread", "seam_score"]

@@ -87,6 +87,22 @@ class HDSetup:
     def discriminator_channels(self, num_classes: int) -> int:
         return num_classes + int(self.use_boundary) + 3
 
+    def __post_init__(self) -> None:
+        for name, low in (("height", 1), ("width", 1), ("n_local_enhancers", 0), ("ngf", 1),
+                          ("n_downsample_global", 1), ("n_blocks_global", 0),
+                          ("n_blocks_local", 0), ("ndf", 1), ("n_layers_D", 1), ("num_D", 1),
+                          ("feature_dim", 1), ("nef", 1), ("n_downsample_E", 0),
+                          ("batch_size", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"HDSetup: {name} must be an int >= {low}, got {v!r}")
+        f = 2 ** (self.n_downsample_global + self.n_local_enhancers)
+        if self.height % f or self.width % f:
+            raise ValueError(
+                f"HDSetup: {self.height}x{self.width} is not divisible by {f} = 2**("
+                f"n_downsample_global={self.n_downsample_global} + n_local_enhancers="
+                f"{self.n_local_enhancers}), as the generator's down- and up-samplings need")
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

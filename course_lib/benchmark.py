@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 TRAIN_KINDS: tuple[str, ...] = ("pix2pix", "pix2pixhd", "pix2pixhd_enhancer", "pix2pixhd_blocks",
-                                 "pix2pixhd_blocks_enhancer", "bicyclegan")
+                                 "pix2pixhd_blocks_enhancer", "bicyclegan", "bicyclegan_recipe")
 
 
 def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
@@ -504,7 +504,8 @@ def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
     (G1 + multi-scale D on street scenes at ``P.hd_size``), ``"pix2pixhd_enhancer"`` (G1 + G2
     at twice that, joint phase), ``"pix2pixhd_blocks"`` / ``"pix2pixhd_blocks_enhancer"`` (the
     same on the blocks, with :func:`~course_lib.experiment_pix2pixhd.blocks_setup`'s G1) or
-    ``"bicyclegan"`` (the hybrid at ``P.image_size``).
+    ``"bicyclegan"`` (the hybrid at ``P.image_size``) or ``"bicyclegan_recipe"`` (the hybrid
+    as notebook 06 trains it: :func:`~course_lib.experiment_bicyclegan.shapes_recipe`'s sizes).
     The batch is ``P.batch_size`` pairs (pix2pixHD: its setup's batch), drawn from the
     course's procedural datasets and moved to ``device``.
     """
@@ -521,10 +522,12 @@ def build_trainer(kind: str, P: Any, device: str = "cpu", amp: str | None = None
                              Pix2PixConfig(steps=10, amp=amp))  # type: ignore[arg-type]
         n = P.batch_size
         batch = {k: torch.rand(n, 3, P.image_size, P.image_size) * 2 - 1 for k in ("A", "B")}
-    elif kind == "bicyclegan":
-        from course_lib.experiment_bicyclegan import default_bicycle_networks
+    elif kind in ("bicyclegan", "bicyclegan_recipe"):
+        from course_lib.experiment_bicyclegan import default_bicycle_networks, shapes_recipe
         from course_lib.train.bicyclegan import BicycleGAN, BicycleGANConfig
 
+        if kind == "bicyclegan_recipe":
+            P = shapes_recipe(P).profile
         nets = default_bicycle_networks(P, "bicyclegan", "all", norm="batch")
         nets = {k: (v.to(device) if v is not None else None) for k, v in nets.items()}
         model = BicycleGAN(nets["G"], nets["E"], nets["D"], nets["D2"],  # type: ignore[arg-type]

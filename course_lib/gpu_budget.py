@@ -65,6 +65,7 @@ TRAIN_GFLOP_PER_PAIR: dict[str, float] = {
     "pix2pixhd_blocks": 805.1,    # blocks_setup's G1 (4 down-samplings, 9 blocks) at 256x512
     "pix2pixhd_blocks_enhancer": 1460.1,  # that G1 + G2 at 512x1024, joint phase
     "bicyclegan": 113.5,          # the hybrid: G, E, D and D2 at 256 px, per pair
+    "bicyclegan_recipe": 0.089,   # the hybrid in shapes_recipe's setting: 32 px, ngf/ndf 16
     # the FCN-score segmenter, per image: 400 steps of 4 images at 256 px (23 GFLOP a step)
     "segmenter": 5.7,
 }
@@ -130,9 +131,18 @@ def notebook_runs(name: str, P: Profile) -> tuple[list[Run], dict[str, int]]:
                     what="the blocks' segmenter at 256x512")], \
             {"blocks": pairs, "blocks_2x": pairs, "streets": pairs}
     if name == "06_bicyclegan":
-        return [Run("bicyclegan", max(2, S // 2), B, 6,
-                    what="pix2pix+noise, 2 cVAE-GAN, cLR-GAN, 2 BicycleGAN")], \
-            {"shapes": P.train_size + P.eval_size}
+        # notebook 06 trains in shapes_recipe's setting at every profile but ci (imported at
+        # call time, as the experiments sit above this module)
+        from course_lib.experiment_bicyclegan import shapes_recipe
+
+        R = shapes_recipe(P)
+        short = max(2, R.steps * 3 // 5)
+        return [Run("bicyclegan_recipe", R.steps, R.profile.batch_size, 2,
+                    what="pix2pix+noise, BicycleGAN"),
+                Run("bicyclegan_recipe", short, R.profile.batch_size, 5,
+                    what="2 cVAE-GAN, cLR-GAN, BicycleGAN (z to input), pix2pix+noise "
+                         "(pix2pix's D)")], \
+            {"shapes": R.train_size + P.eval_size}
     if name == "07_beyond":
         return [Run("pix2pix", S, B, 1, amp=False,
                     what="the command line (float32 unless --amp)")], \

@@ -16,7 +16,7 @@ each), and for variants with an encoder how often G(A, E(B)) has B's fill. Runs 
     python tools/bicyclegan_recipe.py --variants bicyclegan pix2pix+noise \\
         --seeds 0,0 1,1 2,2 --json docs/seeds/bicyclegan_recipe.json
 
-About ⟪PAIR_TIME⟫ per seed pair on the course's 2-core machine (bf16).
+About 3 to 4½ minutes per seed pair on the course's 2-core machine (bf16).
 """
 from __future__ import annotations
 

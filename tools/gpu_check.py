@@ -51,7 +51,8 @@ CELLS: dict[str, str] = {
     "pix2pixhd_enhancer": "05: G1 + local enhancer on the streets at 512x1024 (command line)",
     "pix2pixhd_blocks": "05: the G1 runs on the blocks (256x512)",
     "pix2pixhd_blocks_enhancer": "05: G1 + local enhancer on the blocks at 512x1024",
-    "bicyclegan": "06: train_bicyclegan (the hybrid)",
+    "bicyclegan": "the command line's train bicyclegan (the hybrid at 256 px)",
+    "bicyclegan_recipe": "06: the hybrid in shapes_recipe's setting (32 px, batch 16)",
 }
 
 

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         times["side by side"] = time.perf_counter() - t
     print(f"{args.steps} steps each of pix2pix+noise and BicycleGAN ({R})")
     print(f"  one after the other, {args.threads} threads: {times['in turn']:.1f} s")
-    print(f"  side by side, one thread each:        {times['side by side']:.1f} s")
+    print(f"  side by side, one thread each:      {times['side by side']:.1f} s")
     print(f"  ratio: side by side is {times['in turn'] / times['side by side']:.2f}x as fast")
     return 0
 

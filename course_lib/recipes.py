@@ -712,6 +712,9 @@ class BicycleGANRecipe(Recipe):
         g.add_argument("--norm", choices=("instance", "batch"), default="instance",
                        help="normalisation in G, E and D (paper: instance; batch lets G use z "
                             "much sooner on short runs, see notebook 06; default: %(default)s)")
+        g.add_argument("--no-dropout", action="store_true",
+                       help="no dropout in G's decoder (every official training script passes "
+                            "--use_dropout, so the default keeps it)")
 
     def batch_groups(self, hp: Mapping[str, Any]) -> int:
         """The hybrid splits every batch in halves (Sec. 3.4): the cVAE-GAN branch's and the
@@ -722,7 +725,7 @@ class BicycleGANRecipe(Recipe):
         return {"ngf": args.ngf, "ndf": args.ndf, "variant": args.variant, "nz": args.nz,
                 "where_add": args.where_add, "norm": args.norm, "lambda_l1": args.lambda_l1,
                 "lambda_kl": args.lambda_kl, "lambda_latent": args.lambda_latent,
-                "lr": args.lr}
+                "lr": args.lr, "dropout": not args.no_dropout}
 
     def build(self, hp: Mapping[str, Any], data: DataChoice, ctx: DistributedContext,
               settings: TrainSettings) -> Trainer:
@@ -739,6 +742,7 @@ class BicycleGANRecipe(Recipe):
         torch.manual_seed(settings.seed)
         nets = default_bicycle_networks(P, variant=hp["variant"], where_add=hp["where_add"],
                                         nz=int(hp["nz"]), norm=str(hp.get("norm", "instance")),
+                                        use_dropout=bool(hp.get("dropout", False)),
                                         in_channels=int(probe["A"].shape[0]),
                                         out_channels=int(probe["B"].shape[0]))
         if unet_levels(h, w) < P.unet_downs:

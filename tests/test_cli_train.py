@@ -284,6 +284,18 @@ def test_bicyclegan_trains_samples_and_counts_modes(tmp_path: Path) -> None:
                  "batch", "--run-dir", str(bn)]) == 0
     configs = load_checkpoint(bn / "last.pt")["model_configs"]
     assert {configs[k]["norm"] for k in ("G", "E", "D", "D2")} == {"batch"}
+    # G trains with dropout, as every official training script (--use_dropout); --no-dropout
+    # turns it off, and a resume with the other setting is refused, the folder untouched.
+    assert state["model_configs"]["G"]["use_dropout"] is True
+    assert configs["G"]["use_dropout"] is True
+    nd = tmp_path / "bicycle_nd"
+    assert main(["train", "bicyclegan", "--data", "shapes", *TINY, "--steps", "1",
+                 "--no-dropout", "--run-dir", str(nd)]) == 0
+    assert load_checkpoint(nd / "last.pt")["model_configs"]["G"]["use_dropout"] is False
+    before = (nd / "last.pt").read_bytes()
+    assert main(["train", "bicyclegan", "--data", "shapes", *TINY, "--steps", "2",
+                 "--run-dir", str(nd), "--resume"]) == 1
+    assert (nd / "last.pt").read_bytes() == before
 
 
 def test_run_dir_grid_and_config_check(tmp_path: Path) -> None:

@@ -91,7 +91,9 @@ def _bicycle(ctx: dd.DistributedContext, data: torch.utils.data.Dataset, variant
 
     P = replace(PROFILES["ci"], image_size=32, ngf=4, ndf=4)
     torch.manual_seed(0)
-    nets = default_bicycle_networks(P, variant=variant, norm=norm)
+    # Without dropout: each process draws the masks of its own shard, so with dropout N
+    # processes train the one-process model in distribution only (as pix2pix's --no-dropout).
+    nets = default_bicycle_networks(P, variant=variant, norm=norm, use_dropout=False)
     wrapped = {k: None if n is None else dd.wrap_ddp(
         dd.sync_batch_norm(n, ctx), ctx, k == "E" and variant == "clr-gan")
         for k, n in nets.items()}
@@ -194,7 +196,7 @@ def _initial(key: str) -> torch.Tensor:
             torch.manual_seed(0)
             nets = {k: n for k, n in default_bicycle_networks(
                 replace(PROFILES["ci"], image_size=32, ngf=4, ndf=4), variant=variant,
-                norm=norm).items() if n is not None}
+                norm=norm, use_dropout=False).items() if n is not None}
         _INITIAL[key] = _weights(nets).double()
     return _INITIAL[key]
 

@@ -106,7 +106,7 @@ def test_the_whole_measurement_rehearsed_on_the_cpu(tmp_path: Path) -> None:
     seed_everything(0)
     assert [c["kind"] for c in report["cells"]] == [
         "pix2pix", "pix2pixhd", "pix2pixhd_enhancer", "pix2pixhd_blocks",
-        "pix2pixhd_blocks_enhancer", "bicyclegan"]
+        "pix2pixhd_blocks_enhancer", "bicyclegan", "bicyclegan_recipe"]
     assert all(c["seconds_per_step"] > 0 for c in report["cells"])
     assert {r["variant"] for r in report["bench"]} == {"eager fp32", "channels_last"}
     assert set(report["notebooks"]) == set(gpu_check.notebook_minutes({}))

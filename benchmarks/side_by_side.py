@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from course_lib.data import InMemoryPairs, SyntheticShapes
     from course_lib.experiment_bicyclegan import shapes_recipe, train_bicyclegan_variants
-    from course_lib.profiles import setup
+    from course_lib.session import setup
 
     P = setup("cpu")
     R = shapes_recipe(P)

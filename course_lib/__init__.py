@@ -9,8 +9,9 @@ BicycleGAN (Zhu et al., NeurIPS 2017) from their components. Notebooks start wit
 Sub-packages: ``data`` (datasets), ``models``, ``losses``, ``train``, ``metrics``, ``viz``,
 ``widgets`` and ``exercises``.
 """
-from course_lib.profiles import PROFILES, Profile, get_profile, seed_everything, setup
+__version__ = "0.1.0"     # before the imports: course_lib.session reads it
 
-__version__ = "0.1.0"
+from course_lib.profiles import PROFILES, Profile, get_profile, seed_everything  # noqa: E402
+from course_lib.session import setup  # noqa: E402
 
 __all__ = ["PROFILES", "Profile", "get_profile", "seed_everything", "setup", "__version__"]

@@ -10,7 +10,7 @@ them:
 * ``gpu`` -- the papers' resolutions and widths.
 
 The profile is chosen by the ``COURSE_PROFILE`` environment variable, else by the device
-(``gpu`` when CUDA is available, ``cpu`` otherwise). :func:`setup` also seeds every random
+(``gpu`` when CUDA is available, ``cpu`` otherwise). :func:`course_lib.session.setup` also seeds every random
 number generator, picks the device and the precision (:func:`precision_for`), and makes
 PyTorch use the learner's physical cores (:func:`set_threads`).
 
@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["Profile", "PROFILES", "get_profile", "pick_device", "seed_everything", "setup",
+__all__ = ["Profile", "PROFILES", "get_profile", "pick_device", "seed_everything",
            "default_amp", "max_steps", "cap_steps", "scale_to_cap", "MAX_STEPS_VAR",
            "AMP_VAR", "amp_override", "native_cpu_bf16", "precision_for", "physical_cores",
            "cores_in_cpuinfo", "set_threads"]
@@ -74,7 +74,7 @@ class Profile:
         train_size: training pairs generated per procedural dataset.
         eval_size: held-out pairs used for each evaluation.
         num_workers: data-loader worker processes.
-        device: ``"cpu"`` or ``"cuda"``; filled in by :func:`setup`.
+        device: ``"cpu"`` or ``"cuda"``; filled in by :func:`course_lib.session.setup`.
         amp: mixed precision of the training steps: ``None`` (float32), ``"bf16"`` or
             ``"fp16"`` (with a gradient scaler); filled in by :func:`precision_for` (on CUDA
             :func:`default_amp`; on a CPU bf16 at the ``cpu`` profile where the CPU has
@@ -86,7 +86,7 @@ class Profile:
             and back).
         precision_note: why this precision runs (e.g. ``"native bf16: AMX"``), for
             :meth:`summary`.
-        threads: PyTorch's intra-op threads, filled in by :func:`setup` (0: not set).
+        threads: PyTorch's intra-op threads, filled in by :func:`course_lib.session.setup` (0: not set).
         max_steps: the ``COURSE_MAX_STEPS`` cap in force (``None``: none).
     """
 
@@ -441,31 +441,3 @@ def seed_everything(seed: int = 0, deterministic: bool | None = None,
     else:
         torch.backends.cudnn.benchmark = True
         torch.use_deterministic_algorithms(False)
-
-
-def setup(profile: str | None = None, seed: int = 0, device: str | None = None,
-          verbose: bool = True) -> Profile:
-    """Start a notebook: pick the profile, device and precision, seed everything, on a CPU use
-    the physical cores (:func:`set_threads`), print a summary.
-
-    Args:
-        profile: ``"ci"``, ``"cpu"`` or ``"gpu"``; default ``$COURSE_PROFILE`` or by device.
-        seed: seed for every random number generator.
-        device: ``"cpu"`` or ``"cuda"``; default the GPU when there is one.
-        verbose: print the one-line summary.
-
-    Returns:
-        The chosen :class:`Profile`, with its ``device``, precision and ``threads`` filled in.
-    """
-    prof = get_profile(profile, device)
-    # CPU training uses the physical cores; on CUDA PyTorch's own thread count stays.
-    threads = set_threads() if prof.device == "cpu" else torch.get_num_threads()
-    prof = replace(prof, threads=threads)
-    seed_everything(seed, device=prof.device)
-    if verbose:
-        import course_lib
-        from course_lib.gpu_budget import header_note
-
-        print(f"course_lib {course_lib.__version__} | {prof.summary()} | device {prof.device} "
-              f"| torch {torch.__version__} | seed {seed} | {header_note()}")
-    return prof

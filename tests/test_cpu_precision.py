@@ -134,7 +134,9 @@ def test_threads_use_physical_cores_unless_set(monkeypatch) -> None:
 
 
 def test_setup_prints_the_precision_and_threads(capsys) -> None:
-    P = profiles.setup("ci", device="cpu")
+    from course_lib.session import setup
+
+    P = setup("ci", device="cpu")
     line = capsys.readouterr().out
     assert P.threads == torch.get_num_threads()
     assert "cpu: fp32 (" in line and f"{P.threads} thread" in line

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import course_lib
-from course_lib.profiles import PROFILES, get_profile, setup
+from course_lib.profiles import PROFILES, get_profile
+from course_lib.session import setup
 
 
 def test_profiles_grow_from_ci_to_gpu() -> None:
@@ -66,3 +67,20 @@ def test_same_seed_same_run_on_cpu() -> None:
     a, b, c = _tiny_training_run(7), _tiny_training_run(7), _tiny_training_run(8)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_profiles_is_the_ground_floor() -> None:
+    """profiles.py imports nothing of the course, not even inside a function (setup(), which
+    prints the GPU projection, lives a floor up in course_lib.session)."""
+    import ast
+    from pathlib import Path
+
+    import course_lib.profiles as profiles
+
+    tree = ast.parse(Path(profiles.__file__).read_text())
+    up = [node.lineno for node in ast.walk(tree)
+          if (isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "")
+                                                    .split(".")[0] == "course_lib"))
+          or (isinstance(node, ast.Import)
+              and any(a.name.split(".")[0] == "course_lib" for a in node.names))]
+    assert up == [], f"course_lib/profiles.py imports the course at lines {up}"

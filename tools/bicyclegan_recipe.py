@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from course_lib.data import InMemoryPairs, SyntheticShapes
     from course_lib.experiment_bicyclegan import (encoded_mode_accuracy, shapes_recipe,
                                                   train_bicyclegan_variants)
-    from course_lib.profiles import setup
+    from course_lib.session import setup
 
     P = setup(args.profile)
     R = shapes_recipe(P, train_size=args.train_size)

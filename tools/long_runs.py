@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from course_lib.profiles import setup
+from course_lib.session import setup
 
 HD_VARIANTS = ("pix2pixHD", "no boundary map", "single D (16x16)", "3 scales (16x16)")
 

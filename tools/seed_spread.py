@@ -99,7 +99,7 @@ class SeedPair:
     def __post_init__(self) -> None:
         from course_lib.data import InMemoryPairs, SyntheticFacades
         from course_lib.experiment import segmenter_for
-        from course_lib.profiles import setup
+        from course_lib.session import setup
 
         self.P = setup(self.profile, seed=self.t, device="cpu", verbose=False)
         if self.amp == "profile":

@@ -219,7 +219,8 @@ def shapes_recipe(P: Profile, train_size: int | None = None) -> ShapesRecipe:
         "outline's own fill, the condition under which pix2pix+noise drops z",
         f"ngf = ndf = {prof.ngf}, batch {prof.batch_size} (the paper: 64, batch 2)",
         "Adam lr 5e-4 (the paper: 2e-4): the encoder -> G path learns the colour in the budget",
-        "batch normalization (the paper: instance): G listens to E's code (section 2)",
+        "batch normalization (the paper: instance): the setting measured; notebook 06, "
+        "section 2, compares the two",
     )
     return ShapesRecipe(profile=prof, data=data, train_size=train_size, config=config,
                         steps=steps, departures=departures)
